@@ -1,0 +1,1 @@
+"""lm-evaluation-harness side of hub-lineage: sample logs -> observations; a live tracker hook."""

@@ -1,0 +1,74 @@
+"""The ``hub-lineage`` command line: a thin click layer over the library.
+
+Each command lives in ``hub_lineage/commands/<name>.py`` and is imported only when it runs, so
+``hub-lineage predict`` never pays for what ``hub-lineage eval`` imports (torch, lm_eval).
+Library errors (:class:`HubLineageError`) become one-line messages here, in one place;
+``HUB_LINEAGE_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from hub_lineage.errors import HubLineageError
+
+#: command name -> "module:attribute" of its click command, imported lazily.
+COMMANDS: dict[str, str] = {
+    "lineage": "hub_lineage.commands.lineage:lineage",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hub-lineage")
+def cli() -> None:
+    """Predict a language model's benchmark scores from its lineage on the Hugging Face Hub.
+
+    \b
+    Example:
+      hub-lineage lineage Qwen/Qwen2.5-7B-Instruct --offline --edges edges.csv
+    """
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point: run the CLI, turning library errors into clear messages (exit code 2)."""
+    debug = os.environ.get("HUB_LINEAGE_DEBUG", "") not in ("", "0")
+    try:
+        return cli.main(args=argv, prog_name="hub-lineage", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except HubLineageError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Click commands of the `hub-lineage` CLI, one module per command (see cli.py)."""

@@ -1,0 +1,1 @@
+"""mergekit side of hub-lineage: recipe -> hypothetical lineage node -> predicted scores; gate."""
