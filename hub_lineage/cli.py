@@ -19,7 +19,14 @@ from hub_lineage.errors import HubLineageError
 
 #: command name -> "module:attribute" of its click command, imported lazily.
 COMMANDS: dict[str, str] = {
+    "evaluate": "hub_lineage.commands.evaluate:evaluate",
     "lineage": "hub_lineage.commands.lineage:lineage",
+    "ingest": "hub_lineage.commands.ingest:ingest",
+    "eval": "hub_lineage.commands.eval:eval_command",
+    "fit": "hub_lineage.commands.fit:fit",
+    "predict": "hub_lineage.commands.predict:predict",
+    "card": "hub_lineage.commands.card:card",
+    "rank-bases": "hub_lineage.commands.rank_bases:rank_bases",
 }
 
 

@@ -1,7 +1,8 @@
 """Detect a data file's format by its content, and load a set of files into one dataset.
 
 ``hub-lineage ingest`` and ``hub-lineage evaluate --data`` take the same files; this module is
-where a path becomes a known format. Formats: ``contents`` (leaderboard table), ``edges`` (edge
+where a path becomes a known format. Formats: ``lm_eval`` (an lm-eval ``--log_samples`` output directory or a samples/details file),
+``contents`` (leaderboard table), ``edges`` (edge
 list), ``long_csv`` (``model,instance,correct``), ``questions`` (instance texts for a long CSV),
 ``model_map`` (short names -> Hub ids with known parents).
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from hub_lineage.errors import DataFormatError
 from hub_lineage.graph import LineageGraph
 from hub_lineage.matrix import ObservationMatrix, combine
-from hub_lineage.sources import edges, leaderboard, long_csv
+from hub_lineage.sources import edges, leaderboard, lm_eval, long_csv
 
 #: format name -> predicate over a CSV header, tried in order.
 CSV_FORMATS: dict[str, Callable[[list[str]], bool]] = {
@@ -32,6 +33,11 @@ def detect_format(path: str | Path) -> str:
     path = Path(path)
     if not path.exists():
         raise DataFormatError(f"{str(path)!r} does not exist.")
+    if path.is_dir() or lm_eval.is_samples_file(path):
+        if lm_eval.is_samples_file(path) or lm_eval.is_lm_eval_dir(path):
+            return "lm_eval"
+        raise DataFormatError(f"Directory {str(path)!r} holds no lm-eval samples files "
+                              "(samples_<task>_<date>.jsonl): run lm-eval with --log_samples.")
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq  # parquet snapshots only
 
@@ -84,6 +90,11 @@ def load_dataset(paths: Sequence[str | Path]) -> Dataset:
         table = long_csv.load_long_csv(path, questions=questions, model_map=model_map)
         matrices.append(table.matrix)
         graph.update(table.graph)
+    for path in by_format.get("lm_eval", []):
+        runs = lm_eval.read_output(path)
+        matrices.append(lm_eval.runs_matrix(runs))
+        for run in runs:
+            graph.add_node(run.model)
     return Dataset(combine(matrices) if matrices else None, graph, formats)
 
 

@@ -1,0 +1,75 @@
+"""``hub-lineage ingest``: lm-eval outputs, leaderboard details/contents, edge lists, long CSVs -> store."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+FORMATS = ["auto", "lm_eval", "contents", "edges", "long_csv", "questions", "model_map"]
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
+              help="Store file (default: $HUB_LINEAGE_HOME/store.sqlite).")
+@click.option("--model-id", default=None, help="Hub id of the evaluated model, when results files lack it.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="Format of every PATH (auto: detect each).")
+@click.option("--metric", "metric_rules", multiple=True, metavar="TASK=METRIC[,FILTER]",
+              help="Per-sample metric of an lm-eval task (TASK may be a glob); repeatable.")
+@click.option("--non-binary", default="refuse", show_default=True,
+              help="Non-0/1 metric values: refuse, fraction, or threshold=X.")
+@click.option("--strict", is_flag=True, help="Fail on any bad line instead of skipping it (stores nothing).")
+@click.option("--json", "as_json", is_flag=True, help="Print this call's counts as JSON.")
+def ingest(paths: tuple[str, ...], store_path: str | None, model_id: str | None, fmt: str,
+           metric_rules: tuple[str, ...], non_binary: str, strict: bool, as_json: bool) -> None:
+    """Add observations and lineage edges from PATHS to the training-matrix store.
+
+    PATHS are lm-eval --log_samples output directories or samples files, Open LLM Leaderboard
+    details files (jsonl/parquet), the leaderboard contents table, edge lists, and long CSVs
+    (model,instance,correct) with their question table and model map. Ingesting the same run twice
+    adds nothing.
+
+    \b
+    Example:
+      hub-lineage ingest results/ open_llm_leaderboard_contents.csv edges.csv --json
+      hub-lineage ingest out/ --model-id my-org/my-model --metric my_task=acc
+    """
+    from harness_ext.metrics import MetricMap
+    from hub_lineage.store import Store
+
+    metrics = MetricMap.from_options(metric_rules, non_binary)
+    bar = _Progress(enabled=not as_json and sys.stderr.isatty())
+    with Store(store_path) as store:
+        report = store.ingest_paths(list(paths), model_id=model_id, fmt=fmt, strict=strict,
+                                    progress=bar, metrics=metrics)
+    bar.close()
+    counts = report.to_json()
+    if as_json:
+        click.echo(json.dumps(counts))
+    else:
+        click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
+
+
+class _Progress:
+    """A click progress bar over the sample runs being written, shown on a terminal only."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.done = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total < 2:
+            return
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label="Writing runs", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.done)
+        self.done = done
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)

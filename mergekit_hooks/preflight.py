@@ -1,0 +1,301 @@
+"""Score merge recipes before any compute is spent: predict, gate, rank, then (optionally) merge.
+
+A recipe becomes a hypothetical lineage node (:mod:`mergekit_hooks.recipe`) that a fitted
+:class:`~hub_lineage.predict.Predictor` folds in closed form (no refit): per-benchmark predicted
+accuracy with an interval. Gates (``bbh>=0.45``) are judged on the predicted mean, or with
+``strict`` on the interval's pessimistic end (``low`` for ``>``/``>=``, ``high`` for ``<``/``<=``).
+
+Only :func:`run_merge` and :func:`merge_configuration` import mergekit (and so torch); everything
+else stays on the fast path.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hub_lineage.errors import InvalidInputError, NoLineageError
+from mergekit_hooks.recipe import Recipe, load_recipe
+
+if TYPE_CHECKING:
+    from hub_lineage.predict import Interval, Prediction, Predictor
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
+}
+_GATE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(>=|<=|>|<)\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+MEAN = "mean"
+
+
+@dataclass(frozen=True)
+class Gate:
+    """``bench op threshold``: a requirement on a predicted score (accuracy in [0, 1])."""
+
+    bench: str
+    op: str
+    threshold: float
+
+    def value(self, interval: Interval, strict: bool = False) -> float:
+        if not strict:
+            return float(interval.mean)
+        return float(interval.low if self.op in (">", ">=") else interval.high)
+
+    def check(self, interval: Interval, strict: bool = False) -> bool:
+        return _OPS[self.op](self.value(interval, strict), self.threshold)
+
+    def __str__(self) -> str:
+        return f"{self.bench}{self.op}{self.threshold:g}"
+
+
+def parse_gate(text: str, benchmarks: Sequence[str]) -> Gate:
+    """Read ``BENCH>=X`` (also ``<=``, ``>``, ``<``; ``mean`` = mean over benchmarks).
+
+    Raises
+    ------
+    InvalidInputError
+        When the text is not a comparison or names a benchmark the predictor does not predict.
+    """
+    m = _GATE.match(text)
+    if not m:
+        raise InvalidInputError(f"Gate {text!r} is not of the form BENCH>=X (also <=, >, <), e.g. bbh>=0.45.")
+    bench, op, value = m.group(1).lower(), m.group(2), float(m.group(3))
+    _check_bench(bench, benchmarks, f"gate {text!r}")
+    return Gate(bench, op, value)
+
+
+def _check_bench(bench: str, benchmarks: Sequence[str], what: str) -> None:
+    if bench != MEAN and bench not in benchmarks:
+        raise InvalidInputError(
+            f"Unknown benchmark {bench!r} in {what}: the predictor predicts {', '.join(benchmarks)} (or {MEAN!r})."
+        )
+
+
+@dataclass
+class ParentScores:
+    """A parent's own scores: observed when it was evaluated, else predicted (and marked so)."""
+
+    model: str
+    weight: float
+    is_base: bool
+    observed: dict[str, float] | None
+    predicted: dict[str, Interval] | None = None
+    known: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.model, "weight": round(self.weight, 6), "observed": self.observed}
+        if self.observed is None and self.predicted is not None:
+            out["predicted"] = _intervals_json(self.predicted)
+        if not self.known:
+            out["known"] = False
+        return out
+
+
+@dataclass
+class PreflightResult:
+    """One recipe's verdict: its prediction, its parents' scores and each gate's outcome."""
+
+    recipe: Recipe
+    prediction: Prediction
+    parents: list[ParentScores]
+    gates: list[tuple[Gate, bool]] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(ok for _, ok in self.gates)
+
+    def score(self, bench: str) -> float:
+        """The predicted mean of ``bench`` (``mean``: the mean over benchmarks)."""
+        return _score(self.prediction.predicted, bench)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "recipe": self.recipe.path,
+            "predicted": _intervals_json(self.prediction.predicted),
+            "parents": [p.to_json() for p in self.parents],
+            "passed": self.passed,
+            "merge_method": self.recipe.method.name,
+            "unknown_parents": list(self.prediction.unknown_parents),
+            "gates": [{"gate": str(g), "passed": ok} for g, ok in self.gates],
+        }
+
+
+def _score(predicted: Mapping[str, Interval], bench: str) -> float:
+    if bench == MEAN:
+        return sum(float(i.mean) for i in predicted.values()) / max(len(predicted), 1)
+    return float(predicted[bench].mean)
+
+
+def _intervals_json(predicted: Mapping[str, Interval]) -> dict[str, dict[str, float]]:
+    return {b: {"mean": round(float(i.mean), 6), "low": round(float(i.low), 6), "high": round(float(i.high), 6)}
+            for b, i in predicted.items()}
+
+
+# -- prediction ----------------------------------------------------------------------------------
+
+
+def load_predictor(path: str | os.PathLike[str] | None = None) -> Predictor:
+    """The predictor saved at ``path``, or the one ``hub-lineage fit`` saved under HUB_LINEAGE_HOME."""
+    from hub_lineage.predict import Predictor
+
+    return Predictor.load(path)
+
+
+def predict_recipe(
+    path: str | os.PathLike[str] | Recipe, predictor: Predictor, *, model_ids: Mapping[str, str] | None = None
+) -> Prediction:
+    """Predict the benchmark scores of the model a mergekit recipe would make (no merge, no refit).
+
+    This is what ``hub-lineage predict --recipe merge.yml`` calls. Parents unknown to the
+    predictor widen the interval and are listed in ``Prediction.unknown_parents``.
+
+    Raises
+    ------
+    NoLineageError
+        When no parent of the recipe is known to the predictor (naming the recipe and the parents).
+    """
+    recipe = path if isinstance(path, Recipe) else load_recipe(path, model_ids=model_ids)
+    try:
+        return predictor.predict_edges(recipe.name, recipe.edges())
+    except NoLineageError:
+        names = ", ".join(p.model for p in recipe.parents)
+        raise NoLineageError(
+            f"{recipe.path}: none of the recipe's parents ({names}) is known to the predictor's lineage "
+            "graph or training data, so nothing can be predicted. Ingest results or lineage for at least one "
+            "of them and refit (hub-lineage ingest ...; hub-lineage fit)."
+        ) from None
+
+
+def parent_scores(recipe: Recipe, predictor: Predictor) -> list[ParentScores]:
+    """Each parent's observed scores, or its prediction when it was never evaluated."""
+    out = []
+    for p in recipe.parents:
+        known = predictor.knows(p.model)
+        observed = predictor.observed(p.model) if known else None
+        predicted = None
+        if known and observed is None:
+            predicted = _predict_known(predictor, p.model)
+        out.append(ParentScores(p.model, p.weight, p.is_base, observed, predicted, known))
+    return out
+
+
+def _predict_known(predictor: Predictor, model: str) -> dict[str, Interval] | None:
+    predict = getattr(predictor, "predict", None)
+    if predict is None:
+        return None
+    try:
+        return predict(model, offline=True).predicted
+    except NoLineageError:
+        return None
+
+
+def preflight(
+    paths: Sequence[str | os.PathLike[str]],
+    predictor: Predictor,
+    *,
+    gates: Sequence[Gate] = (),
+    rank_by: str | None = None,
+    strict: bool = False,
+    model_ids: Mapping[str, str] | None = None,
+) -> list[PreflightResult]:
+    """Predict, gate and (with ``rank_by``) rank recipes, best first.
+
+    Every recipe is parsed before any is predicted, so bad input fails fast.
+    """
+    benchmarks = list(predictor.benchmarks)
+    for g in gates:
+        _check_bench(g.bench, benchmarks, f"gate {str(g)!r}")
+    if rank_by is not None:
+        _check_bench(rank_by, benchmarks, "--rank-by")
+    recipes = [load_recipe(p, model_ids=model_ids) for p in paths]
+    results = []
+    for recipe in recipes:
+        prediction = predict_recipe(recipe, predictor)
+        verdicts = [(g, g.check(prediction.predicted[g.bench], strict) if g.bench != MEAN
+                     else _OPS[g.op](_score(prediction.predicted, MEAN), g.threshold)) for g in gates]
+        results.append(PreflightResult(recipe, prediction, parent_scores(recipe, predictor), verdicts))
+    if rank_by is not None:
+        results.sort(key=lambda r: -_nan_low(r.score(rank_by)))
+    return results
+
+
+def _nan_low(x: float) -> float:
+    return -math.inf if math.isnan(x) else x
+
+
+# -- mergekit (slow path) ------------------------------------------------------------------------
+
+
+def _import_mergekit() -> None:
+    # mergekit (through its dependencies) touches numpy.core, deprecated in numpy 2: silence that
+    # one warning, not warnings in general.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*numpy\.core.*", category=DeprecationWarning)
+        import mergekit.config  # noqa: F401
+        import mergekit.merge  # noqa: F401
+
+
+def merge_configuration(text: str, source: str) -> Any:
+    """mergekit's own ``MergeConfiguration`` for a recipe, its errors naming the file."""
+    import yaml
+
+    from mergekit_hooks.recipe import read_yaml
+
+    read_yaml(text, source)  # the same limits before mergekit sees anything
+    _import_mergekit()
+    from mergekit.config import MergeConfiguration
+    from pydantic import ValidationError
+
+    try:
+        return MergeConfiguration.model_validate(yaml.safe_load(text))
+    except ValidationError as exc:
+        # mergekit's validators raise RuntimeError, which pydantic may wrap; the first error speaks.
+        first = exc.errors()[0]
+        raise InvalidInputError(f"{source}: mergekit rejects the recipe: {first['msg']}.") from None
+    except RuntimeError as exc:
+        raise InvalidInputError(f"{source}: mergekit rejects the recipe: {exc}.") from None
+
+
+def run_merge(
+    result: PreflightResult,
+    out_dir: str | os.PathLike[str],
+    *,
+    predictor_version: str,
+    options: Mapping[str, Any] | None = None,
+) -> Path:
+    """Run mergekit as ``mergekit-yaml RECIPE OUT_DIR`` would, then add the predictions to its README.
+
+    ``options`` are ``mergekit.options.MergeOptions`` fields (``cuda``, ``allow_crimes``...).
+    Returns the output directory.
+    """
+    config = merge_configuration(result.recipe.text, result.recipe.path)
+    from mergekit.merge import run_merge as mergekit_run_merge
+    from mergekit.options import MergeOptions
+
+    try:
+        merge_options = MergeOptions(**dict(options or {}))
+    except Exception as exc:  # pydantic ValidationError: an unknown or ill-typed option
+        raise InvalidInputError(f"Invalid mergekit option in {dict(options or {})!r}: {exc}") from None
+    merge_options.apply_global_options()
+    out = Path(out_dir)
+    mergekit_run_merge(config, str(out), options=merge_options, config_source=result.recipe.text)
+    write_card(out / "README.md", result, predictor_version=predictor_version)
+    return out
+
+
+def write_card(readme: Path, result: PreflightResult, *, predictor_version: str) -> None:
+    """Add the predicted scores (``verified: false``) to the merged model's README, keeping mergekit's text."""
+    from hub_lineage.modelcard import add_predictions
+
+    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
+    name = readme.parent.name
+    readme.write_text(
+        add_predictions(text, result.prediction, model_name=name, predictor_version=predictor_version),
+        encoding="utf-8",
+    )

@@ -1,0 +1,58 @@
+"""Time one `mergekit-preflight` run as a whole process (Python start-up included).
+
+Usage: .venv/bin/python scripts/bench_preflight.py [--predictor DIR] [--recipe YML] [--runs 5]
+
+Without --predictor it fits a small predictor (tests/mergekit_hooks/conftest.py's lineage) into a
+temporary HUB_LINEAGE_HOME first. Prints the median and best wall time; the target is <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def small_predictor(directory: Path) -> Path:
+    sys.path.insert(0, str(ROOT / "tests" / "mergekit_hooks"))
+    from preflight_data import training_data  # the test lineage: real model names, synthetic scores
+
+    from hub_lineage.predict import Predictor
+
+    matrix, graph, _ = training_data()
+    return Predictor.fit(matrix, graph).save(directory / "predictor")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--predictor", help="fitted predictor dir (default: fit a small one)")
+    parser.add_argument("--recipe", default=str(ROOT / "scripts" / "examples" / "ties_qwen.yml"))
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    predictor = Path(args.predictor) if args.predictor else small_predictor(Path(tmp.name))
+    exe = Path(sys.executable).with_name("mergekit-preflight")
+    cmd = [str(exe), args.recipe, "--predictor", str(predictor), "--require", "bbh>=0.0"]
+    env = {**os.environ, "HUB_LINEAGE_HOME": tmp.name}
+    times = []
+    for _ in range(args.runs + 1):  # the first run warms the OS file cache and is not counted
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        times.append(time.perf_counter() - start)
+        if proc.returncode not in (0, 1):
+            sys.exit(f"mergekit-preflight failed ({proc.returncode}):\n{proc.stderr}")
+    times = times[1:]
+    print(f"mergekit-preflight, one recipe, whole process: median {statistics.median(times):.3f} s, "
+          f"best {min(times):.3f} s over {len(times)} runs (target <= 1 s; predictor {predictor})")
+    tmp.cleanup()
+
+
+if __name__ == "__main__":
+    main()
