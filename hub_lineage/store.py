@@ -214,12 +214,17 @@ class Store:
         bench = run.benchmark
         prompts = run.prompts or [None] * len(values)
         hashes = run.prompt_hashes or [None] * len(values)
-        self.db.executemany(
-            "INSERT INTO instances(task, doc_hash, benchmark, prompt, prompt_hash) VALUES (?,?,?,?,?) "
-            "ON CONFLICT(task, doc_hash) DO UPDATE SET prompt = excluded.prompt, "
-            "prompt_hash = excluded.prompt_hash WHERE instances.prompt IS NULL AND excluded.prompt IS NOT NULL",
-            [(run.task, h, bench, p, ph) for h, p, ph in zip(run.doc_hashes, prompts, hashes)])
-        ids_of = dict(self.db.execute("SELECT doc_hash, id FROM instances WHERE task = ?", (run.task,)))
+        known = {h: (i, missing) for h, i, missing in self.db.execute(
+            "SELECT doc_hash, id, prompt IS NULL FROM instances WHERE task = ?", (run.task,))}
+        rows = [(run.task, h, bench, p, ph) for h, p, ph in zip(run.doc_hashes, prompts, hashes) if h not in known]
+        self.db.executemany("INSERT INTO instances(task, doc_hash, benchmark, prompt, prompt_hash) "
+                            "VALUES (?,?,?,?,?)", rows)
+        fill = [(p, ph, run.task, h) for h, p, ph in zip(run.doc_hashes, prompts, hashes)
+                if p is not None and h in known and known[h][1]]
+        self.db.executemany("UPDATE instances SET prompt = ?, prompt_hash = ? WHERE task = ? AND doc_hash = ?", fill)
+        ids_of = {h: i for h, (i, _) in known.items()}
+        if rows:
+            ids_of = dict(self.db.execute("SELECT doc_hash, id FROM instances WHERE task = ?", (run.task,)))
         ids = np.fromiter((ids_of[h] for h in run.doc_hashes), dtype=np.int32, count=len(values))
         order = np.argsort(ids, kind="stable")
         ids, values = ids[order], values[order]

@@ -102,7 +102,7 @@ def preflight_command(
     return 0 if passed else 1
 
 
-def _short(model: str, width: int = 22) -> str:
+def _short(model: str, width: int = 28) -> str:
     name = model.rsplit("/", 1)[-1]
     return name if len(name) <= width else name[: width - 1] + "~"
 
@@ -129,7 +129,8 @@ def render(result: Any, benchmarks: list[str]) -> str:
             else:
                 cell = "?" if not p.known else "-"
             cells.append(cell.rjust(w))
-        lines.append(f"  {bench:<10} {float(iv.mean):>9.3f}  [{float(iv.low):.3f}, {float(iv.high):.3f}] | "
+        interval = f"[{float(iv.low):.3f}, {float(iv.high):.3f}]"
+        lines.append(f"  {bench:<10} {float(iv.mean):>9.3f}  {interval:<15} | "
                      + "  ".join(cells))
     notes = []
     if any(p.observed is None and p.predicted is not None for p in r.parents):

@@ -170,6 +170,7 @@ def test_k_shot_fold_in_uses_observations(data, split):
     assert np.abs(shot[:, 40:] - truth).mean() < np.abs(zero[:, 40:] - truth).mean()
 
 
+@pytest.mark.filterwarnings("ignore::hub_lineage.lrmf.ConvergenceWarning")
 def test_fold_in_refuses_models_without_lineage(data, split):
     train, _ = split
     model = LRMF(4, lambda_lineage=0.1, reg=1e-2, random_state=0, max_iter=5).fit(train, data.graph)
@@ -182,6 +183,7 @@ def test_fold_in_refuses_models_without_lineage(data, split):
     np.testing.assert_allclose(model.fold_in_proba(g, [fitted]), model.predict_proba([fitted]))
 
 
+@pytest.mark.filterwarnings("ignore::hub_lineage.lrmf.ConvergenceWarning")
 def test_quantized_copy_takes_its_parents_prediction(data, split):
     train, _ = split
     graph = LineageGraph(data.graph.edges, nodes=data.graph.nodes)

@@ -123,3 +123,11 @@ def test_debug_shows_the_traceback(tmp_path):
     out = subprocess.run([sys.executable, "-m", "hub_lineage.cli", "lineage", "bad//id", "--offline"],
                          capture_output=True, text=True, env=env, cwd=REPO)
     assert out.returncode != 0 and "Traceback" in out.stderr and "InvalidRepoIdError" in out.stderr
+
+
+def test_hf_hub_offline_is_honoured_without_the_flag(hub, capsys, monkeypatch):
+    _host(hub)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, _, err = run(["lineage", "org/blend", "--endpoint", hub.url], capsys)
+    assert code == 2 and "Offline mode" in err
+    assert hub.server.requests == []
