@@ -11,11 +11,12 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+import warnings
 from typing import Any
 
 import click
 
-from hub_lineage.errors import HubLineageError
+from hub_lineage.errors import DataWarning, HubLineageError, LineageWarning
 
 #: command name -> "module:attribute" of its click command, imported lazily.
 COMMANDS: dict[str, str] = {
@@ -26,7 +27,7 @@ COMMANDS: dict[str, str] = {
     "fit": "hub_lineage.commands.fit:fit",
     "predict": "hub_lineage.commands.predict:predict",
     "card": "hub_lineage.commands.card:card",
-    "rank-bases": "hub_lineage.commands.rank_bases:rank_bases",
+    "rank-bases": "hub_lineage.commands.rank_bases:rank_bases_command",
 }
 
 
@@ -55,8 +56,28 @@ def cli() -> None:
     """
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """hub-lineage's own warnings as one readable stderr line; others keep Python's format."""
+    if category.__module__.startswith("hub_lineage"):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI, turning library errors into clear messages (exit code 2)."""
+    with warnings.catch_warnings():  # restores the caller's warning state (tests call main in-process)
+        warnings.showwarning = _show_warning
+        for category in (LineageWarning, DataWarning):
+            warnings.simplefilter("always", category)  # each repair is worth saying every run
+        return _run(argv)
+
+
+def _run(argv: list[str] | None) -> Any:
     debug = os.environ.get("HUB_LINEAGE_DEBUG", "") not in ("", "0")
     try:
         return cli.main(args=argv, prog_name="hub-lineage", standalone_mode=False)

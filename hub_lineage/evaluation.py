@@ -17,7 +17,6 @@ is scored, one at a time, and reports instance-level AUC and predicted vs actual
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -40,12 +39,14 @@ INSTANCE_METHODS = ("lrmf", "parent", "difficulty", "mla", "mf", "ncf", "mean")
 # useful weights are small (reg ~ 1e-4); aggregate data has 6 items, so few factors suffice.
 _LRMF_AGGREGATE = {"n_factors": 8, "reg": 1e-4, "biases": True, "chance": "items", "max_iter": 30, "tol": 1e-4}
 
+_LRMF_INSTANCE = {"n_factors": 8, "reg": 1e-4, "biases": True, "lambda_lineage": 1e-3, "max_iter": 30, "tol": 1e-4}
+
 #: Per-setting fixed parameters and tuning grids. The grids are searched on the training models of
 #: each fold only; the fixed parameters were chosen once from the method's design, not from tests.
 SETTING_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
     "heterogeneous": {"lrmf": {**_LRMF_AGGREGATE}, "mf": {**_LRMF_AGGREGATE}, "mla": {"fallback": "mean"}},
     "homogeneous": {"lrmf": {**_LRMF_AGGREGATE}, "mf": {**_LRMF_AGGREGATE}, "mla": {"fallback": "mean"}},
-    "instance": {"lrmf": {"biases": True, "reg": 1e-4}, "mf": {"reg": 1e-4}, "mla": {"fallback": "mean"},
+    "instance": {"lrmf": {**_LRMF_INSTANCE}, "mf": {**_LRMF_INSTANCE}, "mla": {"fallback": "mean"},
                  "parent": {"fallback": "mean"}, "ncf": {"epochs": 3, "batch_size": 4096}},
 }
 #: Inner folds for tuning and calibration: 1 = a single validation split (large settings).
@@ -191,7 +192,7 @@ def estimator_factory(method: str, params: dict[str, Any], seed: int) -> Callabl
 
     def make() -> Any:
         est = spec.make(**params)
-        if "random_state" in inspect.signature(type(est).__init__).parameters:
+        if hasattr(est, "random_state"):
             est.random_state = seed
         return est
 
@@ -374,7 +375,8 @@ def instance_graph_for(task: Task, methods: Sequence[str] | None = None, k: int 
     """
     methods = list(methods or INSTANCE_METHODS)
     texts = task.matrix.item_texts
-    if "lrmf" not in methods or texts is None or not any(texts):
+    weight = SETTING_PARAMS["instance"]["lrmf"].get("lambda_instance", 0.0)
+    if "lrmf" not in methods or not weight or texts is None or not any(texts):
         return None
     n_items = len(task.matrix.items)
     if not 1 <= k < n_items:

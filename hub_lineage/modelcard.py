@@ -214,3 +214,38 @@ def _tail(front: str, pos: int) -> str:
 
 def _scalar_is_empty(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null", "Null", "NULL")
+
+
+def push_card(repo_id: str, card_text: str, *, api: Any, create_pr: bool = True, predictor_version: str = "") -> str:
+    """Commit ``card_text`` as the repo's README.md; a pull request unless ``create_pr=False``.
+
+    Returns the pull request's (or commit's) URL. Needs a write token (``HF_TOKEN`` or a saved
+    login); the token is passed to huggingface_hub and never printed, logged or put in a message.
+    """
+    from huggingface_hub import CommitOperationAdd, get_token
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from hub_lineage.errors import GatedRepoError, HubUnavailableError, RepoNotFoundError
+
+    token = api.token if isinstance(getattr(api, "token", None), str) else get_token()
+    if not token:
+        raise GatedRepoError(
+            f"--push needs a Hugging Face token with write access to {repo_id!r}: set HF_TOKEN or run "
+            "`hf auth login`. Without --push the updated card is written locally instead.")
+    operation = CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card_text.encode("utf-8"))
+    message = "Add lineage-predicted scores (hub-lineage" + (f" {predictor_version}" if predictor_version else "") + ")"
+    description = ("Predicted benchmark scores from this model's lineage, added to `model-index` with "
+                   "`verified: false` by hub-lineage (LRMF, arXiv 2504.19811). They are predictions, not "
+                   "evaluations; existing results are unchanged.")
+    try:
+        info = api.create_commit(repo_id, [operation], commit_message=message, commit_description=description,
+                                 create_pr=create_pr, token=token)
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else None
+        if status == 404:
+            raise RepoNotFoundError(f"Cannot push to {repo_id!r}: the Hub has no such model repository.") from None
+        if status in (401, 403):
+            raise GatedRepoError(f"Cannot push to {repo_id!r}: the token was refused (HTTP {status}); "
+                                 "it needs write access to this repository.") from None
+        raise HubUnavailableError(f"Pushing the card of {repo_id!r} failed with HTTP {status}.") from None
+    return str(info.pr_url if create_pr and info.pr_url else info.commit_url)

@@ -31,18 +31,10 @@ def lineage(repo_id: str, fmt: str, edge_files: tuple[Path, ...], offline: bool 
       hub-lineage lineage Xiaojian9992024/Qwen2.5-Dyanka-7B-Preview \\
           --edges ../shared/data/hf_lineage_edges_2025-06.csv --offline --format json
     """
-    import warnings
-
     from hub_lineage import lineage as lib
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            graph = lib.lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth,
-                                   endpoint=endpoint)
-        finally:
-            for warning in caught:  # one readable line each, on stderr, not Python's warning format
-                click.echo(f"Warning: {warning.message}", err=True)
+    graph = lib.lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth,
+                           endpoint=endpoint)
     if fmt == "json":
         click.echo(json.dumps(lib.lineage_json(graph, repo_id), indent=2))
     elif fmt == "mermaid":

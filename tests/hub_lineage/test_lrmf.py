@@ -14,8 +14,9 @@ from scipy.stats import rankdata
 
 from hub_lineage.errors import InvalidInputError, NoLineageError, NotFittedError
 from hub_lineage.graph import Edge, LineageGraph, Relation
-from hub_lineage.lrmf import LRMF, ConvergenceWarning, _FastSolver
+from hub_lineage.lrmf import LRMF, ConvergenceWarning
 from hub_lineage.lrmf_reference import Problem, objective
+from hub_lineage.lrmf_solver import FastSolver
 from hub_lineage.matrix import ObservationMatrix
 from hub_lineage.synthetic import make_lineage_data
 
@@ -87,31 +88,36 @@ def test_fast_loss_equals_reference_loss(biases, chance):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(matrix, graph, knn)
     # Rebuild the problem the fit used and evaluate both implementations at random parameters.
-    from hub_lineage import lrmf as mod
     captured = {}
-    original = mod._FastSolver.run
+    original = FastSolver.run
 
     def capture(self, P, Q, *args):
         captured["problem"] = self.p
         return original(self, P, Q, *args)
 
-    mod._FastSolver.run = capture
+    FastSolver.run = capture
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(matrix, graph, knn)
     finally:
-        mod._FastSolver.run = original
+        FastSolver.run = original
     problem: Problem = captured["problem"]
     rng = np.random.default_rng(5)
     P = rng.normal(0, 0.5, (problem.n_nodes, problem.width))
     Q = rng.normal(0, 0.5, (problem.n_items, problem.width))
     ref, gP, gQ = objective(problem, P, Q)
-    fast, grad, _ = _FastSolver(problem).evaluate(P, Q, "model", rng)
-    assert fast == pytest.approx(ref, rel=1e-6)
-    full = grad + 0  # the likelihood part of dJ/dP for evaluated rows
-    lik = gP[:problem.n_rows] - 2 * (problem.lap_model @ P)[:problem.n_rows] - 2 * problem.reg * P[:problem.n_rows]
-    np.testing.assert_allclose(full, lik, rtol=1e-4, atol=1e-6)
+    n = problem.n_rows
+    lik_p = gP[:n] - 2 * (problem.lap_model @ P)[:n] - 2 * problem.reg * P[:n]
+    lik_q = gQ - 2 * problem.reg * Q - (0 if problem.lap_item is None else 2 * (problem.lap_item @ Q))
+    for curvature in ("exact", "shared"):
+        solver = FastSolver(problem, curvature=curvature)
+        fast, grad, _ = solver.evaluate(P, Q, "model")
+        assert fast == pytest.approx(ref, rel=1e-6)
+        np.testing.assert_allclose(grad, lik_p, rtol=1e-4, atol=1e-6)
+        fast, grad, _ = solver.evaluate(P, Q, "item")
+        assert fast == pytest.approx(ref, rel=1e-6)
+        np.testing.assert_allclose(grad, lik_q, rtol=1e-4, atol=1e-6)
 
 
 def test_fast_and_reference_fits_agree():
