@@ -31,7 +31,7 @@ from hub_lineage.errors import InvalidInputError, ModelFitError, NoLineageError,
 from hub_lineage.graph import LineageGraph
 from hub_lineage.lrmf_foldin import fold_in_params
 from hub_lineage.lrmf_reference import Problem, fit_reference
-from hub_lineage.lrmf_solver import FastSolver
+from hub_lineage.lrmf_solver import FastSolver, spectral_init
 from hub_lineage.matrix import ObservationMatrix
 
 _FORMAT = "hub-lineage-lrmf/1"
@@ -182,16 +182,11 @@ class LRMF:
             raise InvalidInputError(f"max_iter must be >= 1 and tol >= 0, got {self.max_iter!r}, {self.tol!r}.")
 
     def _init_params(self, problem: Problem, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
-        # Only evaluated models get random rows (drawn after the items'), so adding unevaluated
-        # nodes to the graph does not change the starting point of everything else.
-        rng = np.random.default_rng(self.random_state)
-        k = problem.width
-        Q = rng.normal(0.0, 0.1, (problem.n_items, k))
-        P = np.zeros((n_nodes, k))
-        P[:problem.n_rows] = rng.normal(0.0, 0.1, (problem.n_rows, k))
-        if problem.biases:
-            Q[:, -1] = 0.0
-            P[:, -1] = 0.0
+        # Spectral start for the evaluated rows; unevaluated nodes start at 0, so adding them to
+        # the graph does not change the starting point of everything else.
+        P_obs, Q = spectral_init(problem, np.random.default_rng(self.random_state))
+        P = np.zeros((n_nodes, problem.width))
+        P[:problem.n_rows] = P_obs
         return P, Q
 
     def _set_fitted(self, nodes, items, item_benchmarks, counts, P, Q, kappa, supported) -> None:

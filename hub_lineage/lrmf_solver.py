@@ -347,3 +347,63 @@ def _pcg(apply, precond, b: np.ndarray, lap, max_cg: int, rtol: float) -> np.nda
         D = Z + (rz_new / rz) * D
         rz = rz_new
     return X
+
+
+def spectral_init(problem: Problem, rng: np.random.Generator, power: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """A rank-``d`` starting point from the observations: ``(P (n_rows, k), Q (n_items, k))``.
+
+    Randomized SVD (``power`` power iterations, blocked passes, nothing dense materialised) of
+    ``Z = 4 (y - c) / f`` on observed cells and 0 elsewhere: ``4 (p - c)`` is the first-order logit,
+    ``c`` the item mean with biases (else 1/2), ``f`` the observed fraction. Small random starts
+    sit at the saddle ``U = V = 0`` for several alternating iterations (measured: the objective
+    plateaued for three iterations at 3,000 x 21,606 and tol=1e-4 nearly stopped there).
+    """
+    n, m, d, k = problem.n_rows, problem.n_items, problem.n_factors, problem.width
+    block = max(1, min(n, _BLOCK_CELLS // m))
+    seen = np.zeros(m)
+    total = np.zeros(m)
+    for start in range(0, n, block):
+        b = slice(start, min(n, start + block))
+        obs = problem.w[b] > 0
+        seen += obs.sum(axis=0)
+        total += np.where(obs, problem.y[b], 0).sum(axis=0, dtype=np.float64)
+    mean = np.clip(total / np.maximum(seen, 1), 0.02, 0.98)
+    center = (mean if problem.biases else np.full(m, 0.5)).astype(np.float32)
+    factor = np.float32(4.0 * n * m / max(seen.sum(), 1.0))
+
+    def z(b: slice) -> np.ndarray:
+        out = problem.y[b] - center
+        out *= factor
+        out[problem.w[b] <= 0] = 0.0
+        return out
+
+    def right(B: np.ndarray) -> np.ndarray:     # Z @ B: (n, l)
+        B32 = B.astype(np.float32)
+        return np.concatenate([z(slice(s, min(n, s + block))) @ B32 for s in range(0, n, block)]).astype(np.float64)
+
+    def left(A: np.ndarray) -> np.ndarray:      # Z^T @ A: (m, l)
+        out = np.zeros((m, A.shape[1]))
+        A32 = A.astype(np.float32)
+        for s in range(0, n, block):
+            b = slice(s, min(n, s + block))
+            out += z(b).T @ A32[b]
+        return out
+
+    rank = min(d, n, m)
+    width = min(rank + 8, n, m)
+    Y = right(rng.normal(size=(m, width)))
+    for _ in range(power):
+        Y = right(np.linalg.qr(left(np.linalg.qr(Y)[0]))[0])
+    basis = np.linalg.qr(Y)[0]
+    Ua, S, Vt = np.linalg.svd(left(basis).T, full_matrices=False)
+    root = np.sqrt(S[:rank])
+    P = np.zeros((n, k))
+    Q = np.zeros((m, k))
+    P[:, :rank] = (basis @ Ua[:, :rank]) * root
+    Q[:, :rank] = Vt[:rank].T * root
+    if rank < d:  # more factors than the data's rank: small random columns break the symmetry
+        P[:, rank:d] = rng.normal(0.0, 0.01, (n, d - rank))
+        Q[:, rank:d] = rng.normal(0.0, 0.01, (m, d - rank))
+    if problem.biases:
+        Q[:, d] = np.log(mean / (1 - mean))
+    return P, Q

@@ -479,12 +479,12 @@ def _local_system(model: str, lineage: _Lineage, scored: Mapping[str, Any], fitt
             else:
                 kinship[other] = "descendant" if not up and hops[node] == 0 else "relative"
             expandable = (other not in scored and hops[other] < MAX_HOPS and len(free) < MAX_FREE_NODES)
-            if expandable or other not in fitted:
+            if expandable:
                 free.append(other)
-                if expandable:
-                    queue.append(other)
-            else:
+                queue.append(other)
+            elif other in fitted:
                 anchors.append(other)
+            # else: an unfitted node not walked further is a dangling leaf; it carries nothing
     free_set = set(free)
     rename = {n: n + _HELD_OUT for n in free}
     graph = LineageGraph(nodes=[rename[model]])

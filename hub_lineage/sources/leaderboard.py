@@ -88,9 +88,24 @@ def _float(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
+def is_repo_id(text: str) -> bool:
+    """Whether ``text`` is a valid Hub repo id, by huggingface_hub's own rule.
+
+    Legacy canonical ids without an organisation (``gpt2``, ``bert-base-uncased``) are valid.
+    """
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except HFValidationError:
+        return False
+    return True
+
+
 def _entry(row: dict[str, Any]) -> LeaderboardEntry | None:
     model = str(row.get("fullname") or "").strip()
-    if "/" not in model:
+    if not model or not is_repo_id(model):
         return None
     scores = {}
     for bench in LEADERBOARD:
@@ -109,7 +124,7 @@ def _entry(row: dict[str, Any]) -> LeaderboardEntry | None:
     root_is_merge = base.endswith("(Merge)")
     base = base.removesuffix("(Merge)").strip()
     generation = _float(row.get("Generation"))
-    root = base if "/" in base and base != model and base != "Removed" else None
+    root = base if base and base not in (model, "Removed") and is_repo_id(base) else None
     return LeaderboardEntry(model, scores, meta, root, root_is_merge,
                             None if generation is None else int(generation))
 

@@ -118,6 +118,19 @@ def test_contents_table(tmp_path):
     assert graph.parents("Qwen/Qwen2.5-7B") == []
 
 
+def test_contents_table_accepts_legacy_ids_and_drops_invalid_ones(tmp_path):
+    header, rows = contents_rows()
+    scores = ["0.2", "0.3", "0.0", "0.26", "0.43", "0.11"]
+    rows += [["gpt2_bf16", "bfloat16", "pretrained", "GPT2LMHeadModel", "gpt2", "0.137", *scores, "False", "0", "gpt2"],
+             ["ft", "bfloat16", "fine-tuned", "GPT2LMHeadModel", "org/gpt2-ft", "0.137", *scores, "False", "1", "gpt2"],
+             ["bad", "bfloat16", "fine-tuned", "GPT2LMHeadModel", "org/bad--id", "0.1", *scores, "False", "1", "gpt2"],
+             ["badroot", "bfloat16", "fine-tuned", "?", "org/x", "0.1", *scores, "False", "1", "a/b/c"]]
+    entries = {e.model: e for e in leaderboard.read_contents(write_csv(tmp_path / "c.csv", header, rows))}
+    assert "gpt2" in entries and "org/bad--id" not in entries  # '--' breaks huggingface_hub's rule
+    assert entries["gpt2"].root is None and entries["org/gpt2-ft"].root == "gpt2"
+    assert entries["org/x"].root is None  # 'a/b/c' is not a repo id
+
+
 def test_contents_table_missing_columns(tmp_path):
     path = write_csv(tmp_path / "c.csv", ["fullname", "IFEval Raw"], [["org/a", "0.5"]])
     with pytest.raises(DataFormatError, match="BBH Raw"):
@@ -126,8 +139,11 @@ def test_contents_table_missing_columns(tmp_path):
 
 def test_real_contents_table(shared_data):
     entries = leaderboard.read_contents(shared_data / "open_llm_leaderboard_contents_2025-02-08.csv")
-    assert len(entries) == 3752  # 3,753 unique fullnames; 'gpt2' (no org) is skipped by the loader
+    assert len(entries) == 3753  # 3,753 unique fullnames, legacy org-less ids such as 'gpt2' included
     assert len({e.model for e in entries}) == len(entries)
+    gpt2 = next(e for e in entries if e.model == "gpt2")
+    assert len(gpt2.scores) == 6 and gpt2.root is None  # its Base Model is itself
+    assert gpt2.scores["ifeval"] == pytest.approx(0.1934168)  # the bfloat16 row of its two
     assert all(0.0 <= v <= 1.0 for e in entries for v in e.scores.values())
     graph = leaderboard.contents_graph(entries)
     assert graph.edges and all(e.root for e in graph.edges)

@@ -68,14 +68,14 @@ def test_contents_and_edges_real_counts_idempotent_and_matrix(tmp_path: Path) ->
             warnings.simplefilter("ignore")
             first = store.ingest_paths([CONTENTS, EDGES]).to_json()
             again = store.ingest_paths([CONTENTS, EDGES]).to_json()
-        assert first["models"] == 3752 and first["instances"] == 0
-        assert first["observations_added"] == 22512  # 3,752 models x 6 benchmarks, all scored
+        assert first["models"] == 3753 and first["instances"] == 0
+        assert first["observations_added"] == 22518  # 3,753 models (gpt2 included) x 6 benchmarks
         assert first["edges_added"] > 30000
         assert again == {**first, "observations_added": 0, "edges_added": 0}
         matrix = store.to_matrix("benchmark")
         assert matrix.items == ["ifeval", "bbh", "math", "gpqa", "musr", "mmlu_pro"]
         assert list(matrix.item_counts) == [541, 5761, 1324, 1192, 756, 12032]
-        assert matrix.shape == (3752, 6) and matrix.n_observed == 22512
+        assert matrix.shape == (3753, 6) and matrix.n_observed == 22518
         meta = matrix.model_meta["Qwen/Qwen2.5-7B-Instruct"]
         assert meta["architecture"] == "Qwen2ForCausalLM" and meta["params_b"] > 7 and meta["merged"] is False
         scores = store.benchmark_scores("Qwen/Qwen2.5-7B-Instruct")
