@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import scipy.sparse as sp
 
 from hub_lineage import paths
 from hub_lineage.errors import InvalidInputError
+from hub_lineage.threads import n_threads, single_threaded_blas
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
@@ -111,13 +113,15 @@ class _Cache:
         tmp_idx.replace(self.index_path)
 
 
-def knn_graph(embeddings: np.ndarray, k: int = 20, *, block: int = 2048) -> sp.csr_matrix:
+def knn_graph(embeddings: np.ndarray, k: int = 20, *, block: int = 1024) -> sp.csr_matrix:
     """Symmetrised cosine k-nearest-neighbour graph, (n, n) CSR with weights in (0, 1].
 
     Each item links to its ``k`` most similar other items (cosine similarity, negative
     similarities clipped to a small positive weight so the link survives); the result is
-    ``max(A, A^T)``. Computed by blocked matmuls and ``argpartition``: O(n^2 dim) flops, O(n k)
-    memory beyond one (block, n) similarity block.
+    ``max(A, A^T)``. Computed by blocked float32 matmuls and ``argpartition``: O(n^2 dim) flops,
+    O(n k) memory beyond one (block, n) similarity block per thread. Blocks run on a small thread
+    pool with single-threaded BLAS (``argpartition`` is single-threaded and releases the GIL, so
+    two threads overlap it with the matmul; see docs/performance.md).
     """
     X = np.asarray(embeddings, dtype=np.float32)
     if X.ndim != 2:
@@ -129,16 +133,28 @@ def knn_graph(embeddings: np.ndarray, k: int = 20, *, block: int = 2048) -> sp.c
         raise InvalidInputError("embeddings contain NaN or inf.")
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     X = X / np.maximum(norms, 1e-12)
+    XT = np.ascontiguousarray(X.T)
     rows = np.repeat(np.arange(n), k)
     cols = np.empty(n * k, dtype=np.int64)
     vals = np.empty(n * k, dtype=np.float32)
-    for start in range(0, n, block):
+    starts = list(range(0, n, block))
+
+    def work(start: int) -> None:
         stop = min(n, start + block)
-        sims = X[start:stop] @ X.T
+        sims = X[start:stop] @ XT
         sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # no self-links
         top = np.argpartition(sims, n - k, axis=1)[:, n - k:]
         cols[start * k:stop * k] = top.ravel()
         vals[start * k:stop * k] = np.take_along_axis(sims, top, axis=1).ravel()
+
+    threads = min(len(starts), n_threads())
+    with single_threaded_blas():
+        if threads <= 1:
+            for start in starts:
+                work(start)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(work, starts))
     vals = np.clip(vals, 1e-3, 1.0)
     A = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
     return A.maximum(A.T).tocsr()

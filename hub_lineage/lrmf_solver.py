@@ -27,33 +27,19 @@ rejection costs one pass. See docs/performance.md for the measurements behind th
 
 from __future__ import annotations
 
-import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 
 import numpy as np
 import scipy.sparse as sp
 
 from hub_lineage.errors import ModelFitError
 from hub_lineage.lrmf_reference import Problem, cell_terms
+from hub_lineage.threads import n_threads, single_threaded_blas
 
 _BLOCK_CELLS = 1 << 19      # cells per row block: ~2 MB float32 buffers stay in L2/L3
 _EXACT_FLOPS = 2e7          # per-pass budget for exact per-row curvature blocks (else shared)
 _CLIP = np.float32(80.0)    # exp(80) is finite in float32; |logit| > 80 never happens in a fit
-# Row blocks run on this many Python threads (ufuncs and BLAS release the GIL), each with
-# single-threaded BLAS: on a loaded 2-core machine OpenBLAS's own threads spin and made a 3000 x 16
-# matmul take 19 ms instead of 0.16 ms (measured), and numpy's ufuncs are single-threaded anyway.
-_THREADS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
-
-
-def _single_threaded_blas():
-    """Context with BLAS limited to one thread (a no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return nullcontext()
-    return threadpool_limits(1, user_api="blas")
 
 
 class FastSolver:
@@ -107,7 +93,7 @@ class FastSolver:
         exact = self.curvature == "exact" and side is not None
         block = max(1, min(n, _BLOCK_CELLS // n_items))
         starts = list(range(0, n, block))
-        n_threads = min(_THREADS, len(starts))
+        threads = min(n_threads(), len(starts))
         grad = None if side is None else np.zeros((n if side == "model" else n_items, k))
         rows_h = np.zeros(n)
         blocks = np.zeros((n if side == "model" else n_items, k, k)) if exact else None
@@ -119,7 +105,7 @@ class FastSolver:
             loss, cols = 0.0, np.zeros(n_items)
             g_items = np.zeros((n_items, k)) if side == "item" else None
             h_items = np.zeros((n_items, k, k)) if exact and side == "item" else None
-            for start in starts[part::n_threads]:
+            for start in starts[part::threads]:
                 b = slice(start, min(n, start + block))
                 x, g, h = (a[:b.stop - b.start] for a in buf)
                 np.matmul(FP[b, :d], FQ[:, :d].T, out=x)
@@ -148,11 +134,11 @@ class FastSolver:
                         h_items += np.einsum("rc,ri,rj->cij", h, FP[b], FP[b], dtype=np.float64, optimize=True)
             return loss, g_items, cols, h_items
 
-        if n_threads == 1:
+        if threads == 1:
             parts = [work(0)]
         else:
-            with ThreadPoolExecutor(n_threads) as pool:
-                parts = list(pool.map(work, range(n_threads)))
+            with ThreadPoolExecutor(threads) as pool:
+                parts = list(pool.map(work, range(threads)))
         loss = sum(part[0] for part in parts)
         cols_h = sum(part[2] for part in parts)
         if side == "item":
@@ -192,7 +178,7 @@ class FastSolver:
 
     def run(self, P, Q, max_iter, tol, callback):
         """Alternate model and item half-steps; returns ``(P, Q, curve, n_iter, converged)``."""
-        with _single_threaded_blas():
+        with single_threaded_blas():
             return self._run(P, Q, max_iter, tol, callback)
 
     def _run(self, P, Q, max_iter, tol, callback):

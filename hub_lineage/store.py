@@ -374,10 +374,12 @@ class Store:
     def to_matrix(self, level: str = "benchmark", benchmarks: Sequence[str] | None = None,
                   models: Sequence[str] | None = None, metric: str | None = None) -> ObservationMatrix:
         """Export an ObservationMatrix (see :mod:`hub_lineage.store_export`)."""
+        from hub_lineage import store_export
+
         if level == "instance":
-            return _instance_matrix(self, benchmarks, models, metric)
+            return store_export.instance_matrix(self, benchmarks, models, metric)
         if level == "benchmark":
-            return _benchmark_matrix(self, benchmarks, models, metric)
+            return store_export.benchmark_matrix(self, benchmarks, models, metric)
         raise InvalidInputError(f"Unknown matrix level {level!r}: expected 'benchmark' or 'instance'.")
 
     def benchmark_scores(self, model: str) -> dict[str, float] | None:
@@ -465,111 +467,3 @@ def _ingest_paths(store: Store, paths_: Sequence[str | Path], model_id: str | No
             report.edges_added += store._write_edges(graph.edges, None)
         store._write_samples(runs, report, progress)
     return report
-
-
-# -- export ------------------------------------------------------------------------------------
-
-def _in_clause(column: str, values: Sequence[Any] | None) -> tuple[str, list[Any]]:
-    if values is None:
-        return "1", []
-    return f"{column} IN ({','.join('?' * len(values))})", list(values)
-
-
-def _model_rows(store: Store, models: Sequence[str] | None, observed: Iterable[int]) -> dict[int, int]:
-    """model id -> row: given models in their order, else observed models sorted by name."""
-    names = dict(store.db.execute("SELECT id, name FROM models"))
-    present = set(observed)
-    if models is None:
-        order = sorted(present, key=names.__getitem__)
-    else:
-        ids = {n: i for i, n in names.items()}
-        order = [ids[m] for m in dict.fromkeys(models) if m in ids and ids[m] in present]
-    return {mid: row for row, mid in enumerate(order)}
-
-
-def _instance_matrix(store: Store, benchmarks: Sequence[str] | None, models: Sequence[str] | None,
-                     metric: str | None) -> ObservationMatrix:
-    """One column per stored instance; for each cell the newest run's value wins."""
-    db = store.db
-    where, args = "1", []
-    if benchmarks is not None:
-        marks = ",".join("?" * len(benchmarks))
-        where, args = f"benchmark IN ({marks}) OR task IN ({marks})", [*benchmarks, *benchmarks]
-    inst = db.execute(f"SELECT id, task, doc_hash, benchmark, prompt FROM instances WHERE {where} ORDER BY id",
-                      args).fetchall()
-    top = db.execute("SELECT COALESCE(MAX(id), 0) FROM instances").fetchone()[0]
-    col_of = np.full(top + 1, -1, dtype=np.int64)
-    col_of[[r[0] for r in inst]] = np.arange(len(inst))
-    mwhere, margs = ("o.metric = ?", [metric]) if metric else ("1", [])
-    observed = [r[0] for r in db.execute(f"SELECT DISTINCT model_id FROM observations o WHERE {mwhere}", margs)]
-    row_of = _model_rows(store, models, observed)
-    values = np.full((len(row_of), len(inst)), np.nan, dtype=np.float32)
-    sets: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    blocks = db.execute(
-        f'SELECT o.model_id, o.instance_set, o."values" FROM observations o JOIN runs r ON r.id = o.run_id '
-        f"WHERE {mwhere} ORDER BY r.run_time, r.id", margs)
-    for model_id, set_id, blob in blocks:
-        row = row_of.get(model_id)
-        if row is None:
-            continue
-        if set_id not in sets:
-            ids = np.frombuffer(db.execute("SELECT ids FROM instance_sets WHERE id = ?", (set_id,)).fetchone()[0],
-                                dtype=np.int32)
-            cols = col_of[ids]
-            keep = cols >= 0
-            sets[set_id] = (cols[keep], keep)
-        cols, keep = sets[set_id]
-        values[row, cols] = np.frombuffer(blob, dtype=np.float32)[keep]
-    rows = np.flatnonzero(~np.isnan(values).all(axis=1)) if len(inst) else np.arange(len(row_of))
-    names = dict(db.execute("SELECT id, name FROM models"))
-    order = sorted(row_of, key=row_of.__getitem__)
-    model_names = [names[order[r]] for r in rows.tolist()]
-    return ObservationMatrix(
-        model_names, [f"{t}/{h}" for _, t, h, _, _ in inst], values[rows],
-        [b for _, _, _, b, _ in inst], None, [p or "" for *_, p in inst], _model_meta(store, model_names))
-
-
-def _benchmark_matrix(store: Store, benchmarks: Sequence[str] | None, models: Sequence[str] | None,
-                      metric: str | None) -> ObservationMatrix:
-    """Benchmark-level cells: aggregated scores, overridden by instance means where a model has them."""
-    db = store.db
-    where, args = _in_clause("s.benchmark", benchmarks)
-    cells: dict[tuple[int, str], float] = {}
-    for model_id, bench, value in db.execute(
-            f"SELECT s.model_id, s.benchmark, s.value FROM scores s JOIN runs r ON r.id = s.run_id "
-            f"WHERE {where} ORDER BY r.run_time, r.id", args):
-        cells[(model_id, bench)] = value
-    ids = {n: i for i, n in db.execute("SELECT id, name FROM models")}
-    inst = _instance_matrix(store, benchmarks, models, metric)
-    if inst.items:
-        means = inst.benchmark_scores()
-        for r, model in enumerate(inst.models):
-            for b, bench in enumerate(inst.benchmarks):
-                if not np.isnan(means[r, b]):
-                    cells[(ids[model], bench)] = float(means[r, b])
-    present = {b for _, b in cells}
-    items = [b for b in BENCHMARK_KEYS if b in present] + sorted(present - set(BENCHMARK_KEYS))
-    inst_counts = dict(db.execute("SELECT benchmark, COUNT(*) FROM instances GROUP BY benchmark"))
-    counts = np.array([BY_KEY[b].n_instances if b in BY_KEY else inst_counts.get(b, 1) for b in items],
-                      dtype=np.float32)
-    row_of = _model_rows(store, models, {m for m, _ in cells})
-    col = {b: j for j, b in enumerate(items)}
-    values = np.full((len(row_of), len(items)), np.nan, dtype=np.float32)
-    for (model_id, bench), value in cells.items():
-        if model_id in row_of:
-            values[row_of[model_id], col[bench]] = value
-    names = dict(db.execute("SELECT id, name FROM models"))
-    model_names = [names[m] for m in sorted(row_of, key=row_of.__getitem__)]
-    return ObservationMatrix(model_names, items, values, items, counts, None, _model_meta(store, model_names))
-
-
-def _model_meta(store: Store, names: Sequence[str]) -> dict[str, dict[str, Any]]:
-    wanted = set(names)
-    meta = {}
-    for name, arch, params, kind, merged in store.db.execute(
-            "SELECT name, architecture, params_b, type, merged FROM models WHERE type IS NOT NULL "
-            "OR architecture IS NOT NULL OR params_b IS NOT NULL OR merged IS NOT NULL"):
-        if name in wanted:
-            meta[name] = {"architecture": arch, "params_b": params, "type": kind,
-                          "merged": None if merged is None else bool(merged)}
-    return meta

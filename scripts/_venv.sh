@@ -21,8 +21,12 @@ ensure_venv() {
     return 0
   fi
   echo "[setup] installing hub-lineage[$extra] into .venv (first run takes a few minutes)" >&2
-  "$PY" -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-  "$PY" -m pip install --quiet --disable-pip-version-check "torch==2.13.0" >&2
-  "$PY" -m pip install --quiet --disable-pip-version-check -e "$ROOT[$extra]" >&2
+  local log="$VENV/install.log"
+  if ! { "$PY" -m pip install --disable-pip-version-check "torch==2.13.0" &&
+         "$PY" -m pip install --disable-pip-version-check -e "$ROOT[$extra]"; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    echo "[setup] installation failed; the full log is $log" >&2
+    exit 1
+  fi
   echo "$want" > "$stamp"
 }

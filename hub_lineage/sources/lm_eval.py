@@ -24,6 +24,7 @@ from typing import Any
 
 from hub_lineage.benchmarks import benchmark_of_task
 from hub_lineage.errors import DataFormatError, DataWarning
+from hub_lineage.sources.sample_lines import SampleLine
 
 SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9\-.:]+)$")
 RESULTS_RE = re.compile(r"^results_(?P<date>\d{4}-\d{2}-\d{2}T[0-9\-.:]+)$")
@@ -175,12 +176,16 @@ def model_from_dirname(folder: Path) -> str | None:
     return None
 
 
-def iter_lines(path: Path, strict: bool) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """Yield ``(line number, record or None, problem)`` for each non-empty JSONL line."""
+def iter_lines(path: Path, strict: bool) -> Iterator[tuple[int, SampleLine | None, str]]:
+    """Yield ``(line number, lazily decoded line, "")`` for each non-empty JSONL line.
+
+    Lines are decoded by :func:`fill_run` (fast field extraction, ``json.loads`` as the fallback),
+    which reports malformed ones.
+    """
     bad_utf8 = 0
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
+            if raw.isspace() or not raw:
                 continue
             try:
                 text = raw.decode("utf-8")
@@ -189,26 +194,33 @@ def iter_lines(path: Path, strict: bool) -> Iterator[tuple[int, dict[str, Any] |
                     raise DataFormatError(f"{path.name} line {number} is not UTF-8 ({exc}); "
                                           "drop --strict to read it with replacement characters.") from None
                 text, bad_utf8 = raw.decode("utf-8", "replace"), bad_utf8 + 1
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"line {number}: malformed JSON ({exc.msg})"
-                continue
-            if not isinstance(record, dict):
-                yield number, None, f"line {number}: not a JSON object"
-                continue
-            yield number, record, ""
+            yield number, SampleLine(text), ""
     if bad_utf8:
         warnings.warn(f"{path.name}: {bad_utf8} line(s) were not valid UTF-8 and were read with "
                       "replacement characters.", DataWarning, stacklevel=3)
 
 
-def iter_records(path: Path, strict: bool) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    if path.suffix == ".parquet":
-        import pyarrow.parquet as pq  # only for parquet details files
+#: Columns of a parquet details file that the store never reads (model outputs: the bulk of it).
+_UNREAD_COLUMNS = frozenset({"resps", "filtered_resps", "target", "target_hash"})
 
-        for number, record in enumerate(pq.read_table(path).to_pylist(), start=1):
-            yield number, record, ""
+
+def iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """Rows of a parquet details file as records, reading only the columns the store uses."""
+    import pyarrow.parquet as pq  # only for parquet details files
+
+    try:
+        names = pq.read_schema(path).names
+        skip = set(_UNREAD_COLUMNS) | ({"doc"} if "doc_hash" in names else set())
+        table = pq.read_table(path, columns=[n for n in names if n not in skip])
+    except Exception as exc:  # pyarrow raises its own ArrowInvalid/OSError family
+        raise DataFormatError(f"{str(path)!r} is not a readable parquet file: {exc}.") from None
+    for number, record in enumerate(table.to_pylist(), start=1):
+        yield number, record, ""
+
+
+def iter_records(path: Path, strict: bool) -> Iterator[tuple[int, Any, str]]:
+    if path.suffix == ".parquet":
+        yield from iter_parquet(path)
     else:
         yield from iter_lines(path, strict)
 
@@ -244,13 +256,25 @@ def read_samples_file(
     return run
 
 
-def fill_run(run: SampleRun, records: Iterable[tuple[int, dict[str, Any] | None, str]],
+def fill_run(run: SampleRun, records: Iterable[tuple[int, Any, str]],
              metrics: Any, strict: bool, name: str) -> SampleRun:
-    """Append the usable samples of ``records`` to ``run``; count (or, if strict, raise on) bad ones."""
+    """Append the usable samples of ``records`` to ``run``; count (or, if strict, raise on) bad ones.
+
+    A record is a dict, a :class:`SampleLine` (decoded lazily) or None (with its problem).
+    """
     choice = None
     seen: set[str] = set()
     problems: list[str] = []
     for number, record, problem in records:
+        fields = None
+        if isinstance(record, SampleLine):
+            fields = record.fields(choice.metric) if choice is not None else None
+            if fields is None:
+                try:
+                    record = record.record()
+                except ValueError as exc:
+                    detail = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                    record, problem = None, f"line {number}: malformed JSON ({detail})"
         if record is None:
             problems.append(problem)
             continue
@@ -258,24 +282,28 @@ def fill_run(run: SampleRun, records: Iterable[tuple[int, dict[str, Any] | None,
             available = record.get("metrics") or [k for k in record if k not in _SAMPLE_KEYS]
             choice = metrics.choose(run.task, list(available))
             run.metric = str(choice)
-        if choice.filter is not None and record.get("filter", choice.filter) != choice.filter:
+        if fields is None:
+            args = record.get("arguments")
+            fields = (record.get("filter"), record.get(choice.metric), record.get("doc_hash"),
+                      prompt_of(args) if args is not None else None, record.get("prompt_hash"))
+        filt, raw, key, prompt, prompt_hash = fields
+        if choice.filter is not None and filt is not None and filt != choice.filter:
             continue
-        if choice.filter is None and "filter" in record:
-            choice = type(choice)(choice.metric, record["filter"])  # read one filter's view only
-        value = metrics.convert(record.get(choice.metric), run.task, choice.metric)
+        if choice.filter is None and filt is not None:
+            choice = type(choice)(choice.metric, filt)  # read one filter's view only
+        value = metrics.convert(raw, run.task, choice.metric)
         if value is None:
             problems.append(f"line {number}: no {choice.metric!r} value")
             continue
-        key = record.get("doc_hash") or doc_hash(record.get("doc"))
+        key = key or doc_hash((record if isinstance(record, dict) else record.record()).get("doc"))
         if key in seen:
             problems.append(f"line {number}: the same document (doc_hash {key[:12]}...) again")
             continue
         seen.add(key)
-        prompt = prompt_of(record.get("arguments"))
         run.doc_hashes.append(key)
         run.values.append(value)
         run.prompts.append(prompt)
-        run.prompt_hashes.append(record.get("prompt_hash") or (sha256(prompt) if prompt else None))
+        run.prompt_hashes.append(prompt_hash or (sha256(prompt) if prompt else None))
     if problems:
         if strict:
             raise DataFormatError(f"{name}: {problems[0]} ({len(problems)} bad sample(s)); "
