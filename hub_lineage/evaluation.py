@@ -54,7 +54,8 @@ SETTING_INNER = {"heterogeneous": 1, "homogeneous": 3}
 SETTING_GRIDS: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
     "heterogeneous": {"lrmf": ({"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
     "homogeneous": {"lrmf": ({"lambda_lineage": 1e-4}, {"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
-    "instance": {},
+    # lambda/reg sets how far a cold-start fine-tune's factors follow its parent's (1e-5: hardly)
+    "instance": {"lrmf": ({"lambda_lineage": 1e-5}, {"lambda_lineage": 1e-4}, {"lambda_lineage": 1e-3})},
 }
 
 
@@ -313,18 +314,40 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
     return out
 
 
+def _tune_instance(method: str, task: Task, held_out: str, seed: int, opts: ProtocolOptions) -> dict[str, Any]:
+    """Grid point with the best mean AUC on the OTHER fine-tunes, held out together from a fit that
+    also lacks ``held_out`` (the test model is in neither the fit nor the validation)."""
+    base = {**SETTING_PARAMS["instance"].get(method, {}), **opts.params.get(method, {})}
+    grid = SETTING_GRIDS["instance"].get(method, ({},))
+    others = [m for m in task.eligible if m != held_out]
+    if not opts.tune or method in opts.params or len(grid) < 2 or not others:
+        return {**base, **grid[0]}
+    train = training_matrix(task.matrix, [held_out])
+    actual = train.select_models(others).values
+    best: tuple[float, dict[str, Any]] | None = None
+    for point in grid:
+        params = {**base, **point}
+        pred = predict_held_out(estimator_factory(method, params, seed), train, task.graph, others,
+                                task.instance_graph)
+        score = float(np.nanmean([metrics.auc(p, a) for p, a in zip(pred, actual)]))
+        if best is None or score > best[0]:
+            best = (score, params)
+    assert best is not None
+    return best[1]
+
+
 def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions
                    ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
     out, detail = {}, {}
     actual_items = task.matrix.select_models(task.eligible).values.astype(np.float64)
     for method in methods:
-        params = {**SETTING_PARAMS["instance"].get(method, {}), **opts.params.get(method, {})}
-        make = estimator_factory(method, params, seed)
         aucs, pred_acc, act_acc = [], [], []
         detail[method] = {}
         for k, model in enumerate(task.eligible):
             if opts.progress:
                 opts.progress(f"seed {seed} {method} held out {model}")
+            params = _tune_instance(method, task, model, seed, opts)
+            make = estimator_factory(method, params, seed)
             items = predict_held_out(make, task.matrix, task.graph, [model], task.instance_graph)[0]
             seen = ~np.isnan(actual_items[k])
             aucs.append(metrics.auc(items[seen], actual_items[k, seen]))

@@ -145,8 +145,9 @@ class LRMF:
         if self.solver == "reference":
             P, Q, curve, n_iter, converged = fit_reference(problem, P, Q, self.max_iter, self.tol, callback)
         else:
-            P, Q, curve, n_iter, converged = FastSolver(problem, self.verbose).run(
-                P, Q, self.max_iter, self.tol, callback)
+            solver = FastSolver(problem, self.verbose)
+            P, Q, curve, n_iter, converged = solver.run(P, Q, self.max_iter, self.tol, callback)
+            self._n_passes = solver.n_passes  # for scripts/bench_fit.py
         if not (np.isfinite(P).all() and np.isfinite(Q).all()):
             raise ModelFitError(f"LRMF factors went NaN/inf (reg={self.reg}, lambda_lineage="
                                 f"{self.lambda_lineage}): increase reg or lower the lambdas.")

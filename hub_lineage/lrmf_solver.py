@@ -37,7 +37,9 @@ from hub_lineage.errors import ModelFitError
 from hub_lineage.lrmf_reference import Problem, cell_terms
 from hub_lineage.threads import n_threads, single_threaded_blas
 
-_BLOCK_CELLS = 1 << 19      # cells per row block: ~2 MB float32 buffers stay in L2/L3
+_TILE_CELLS = 1 << 17       # cells per tile of a pass
+_TILE_COLS = 4096            # columns per tile
+_BLOCK_CELLS = 1 << 19      # cells per row block of the spectral start's passes
 _EXACT_FLOPS = 2e7          # per-pass budget for exact per-row curvature blocks (else shared)
 _CLIP = np.float32(80.0)    # exp(80) is finite in float32; |logit| > 80 never happens in a fit
 
@@ -85,53 +87,67 @@ class FastSolver:
 
         ``grad`` is the likelihood gradient of the side's observed rows (n_rows or n_items, k);
         ``curvature`` is ``(blocks (n, k, k), None)`` in exact mode or ``(scale (n,), H (k, k))``
-        in shared mode, so that row r's curvature is ``scale[r] * H``.
+        in shared mode, so that row r's curvature is ``scale[r] * H``. ``side="both"`` returns
+        ``(J, {"model": (grad, curvature), "item": (grad, curvature)})`` from the same pass.
         """
         p = self.p
         n, n_items, d, k = p.n_rows, p.n_items, p.n_factors, p.width
         FP, FQ = self.features(P[:n]), self.features(Q)
-        exact = self.curvature == "exact" and side is not None
-        block = max(1, min(n, _BLOCK_CELLS // n_items))
+        want_p, want_q = side in ("model", "both"), side in ("item", "both")
+        exact = self.curvature == "exact"
+        # Tiles of ~128K cells (rows x column chunk): the few float32 buffers of a tile stay in
+        # L2, which halved the per-cell cost of the ufunc chain (measured 21 -> 11 ms per M cells).
+        width = min(n_items, _TILE_COLS)
+        block = max(1, min(n, _TILE_CELLS // width))
         starts = list(range(0, n, block))
+        chunks = [slice(c, min(n_items, c + width)) for c in range(0, n_items, width)]
         threads = min(n_threads(), len(starts))
-        grad = None if side is None else np.zeros((n if side == "model" else n_items, k))
+        grad_p = np.zeros((n, k)) if want_p else None
+        blocks_p = np.zeros((n, k, k)) if exact and want_p else None
         rows_h = np.zeros(n)
-        blocks = np.zeros((n if side == "model" else n_items, k, k)) if exact else None
         self.n_passes += 1
+        bias_p = P[:n, d].astype(np.float32) if p.biases else None
+        bias_q = Q[:, d].astype(np.float32) if p.biases else None
 
         def work(part: int) -> tuple[float, np.ndarray | None, np.ndarray, np.ndarray | None]:
-            # Each thread owns its block buffers and its item-side sums; model-side rows are disjoint.
-            buf = [np.empty((block, n_items), dtype=np.float32) for _ in range(3)]
+            # Each thread owns its tile buffers and its item-side sums; model-side rows are disjoint.
+            buf = [np.empty((block, width), dtype=np.float32) for _ in range(3)]
             loss, cols = 0.0, np.zeros(n_items)
-            g_items = np.zeros((n_items, k)) if side == "item" else None
-            h_items = np.zeros((n_items, k, k)) if exact and side == "item" else None
+            g_items = np.zeros((n_items, k)) if want_q else None
+            h_items = np.zeros((n_items, k, k)) if exact and want_q else None
             for start in starts[part::threads]:
                 b = slice(start, min(n, start + block))
-                x, g, h = (a[:b.stop - b.start] for a in buf)
-                np.matmul(FP[b, :d], FQ[:, :d].T, out=x)
-                if p.biases:
-                    x += P[b, d].astype(np.float32)[:, None]
-                    x += Q[:, d].astype(np.float32)[None, :]
-                y, w = p.y[b], p.w[b]
-                if self.kappa32 is None:
-                    loss += _binary_terms(x, y, w, g, h)
-                else:
-                    ell, g, h = cell_terms(x, y, self.kappa32)
-                    loss += float(np.einsum("ij,ij->", w, ell, dtype=np.float64))
-                    g *= w
-                    h *= w
-                if side is None:
-                    continue
-                rows_h[b] = h.sum(axis=1, dtype=np.float64)
-                cols += h.sum(axis=0, dtype=np.float64)
-                if side == "model":
-                    grad[b] = g @ FQ
-                    if exact:
-                        blocks[b] = np.einsum("rc,ci,cj->rij", h, FQ, FQ, dtype=np.float64, optimize=True)
-                else:
-                    g_items += g.T @ FP[b]
-                    if exact:
-                        h_items += np.einsum("rc,ri,rj->cij", h, FP[b], FP[b], dtype=np.float64, optimize=True)
+                g_rows = np.zeros((b.stop - b.start, k), dtype=np.float32)
+                h_rows = np.zeros(b.stop - b.start)
+                for c in chunks:
+                    x, g, h = (a[:b.stop - b.start, :c.stop - c.start] for a in buf)
+                    np.matmul(FP[b, :d], FQ[c, :d].T, out=x)
+                    if p.biases:
+                        x += bias_p[b, None]
+                        x += bias_q[None, c]
+                    y, w = p.y[b, c], p.w[b, c]
+                    if self.kappa32 is None:
+                        loss += _binary_terms(x, y, w, g, h)
+                    else:
+                        ell, g, h = cell_terms(x, y, self.kappa32)
+                        loss += float(np.einsum("ij,ij->", w, ell, dtype=np.float64))
+                        g *= w
+                        h *= w
+                    if side is None:
+                        continue
+                    h_rows += h.sum(axis=1)
+                    cols[c] += h.sum(axis=0)
+                    if want_p:
+                        g_rows += g @ FQ[c]
+                        if exact:
+                            blocks_p[b] += np.einsum("rc,ci,cj->rij", h, FQ[c], FQ[c], dtype=np.float64, optimize=True)
+                    if want_q:
+                        g_items[c] += g.T @ FP[b]
+                        if exact:
+                            h_items[c] += np.einsum("rc,ri,rj->cij", h, FP[b], FP[b], dtype=np.float64, optimize=True)
+                rows_h[b] = h_rows
+                if want_p:
+                    grad_p[b] = g_rows
             return loss, g_items, cols, h_items
 
         if threads == 1:
@@ -139,23 +155,21 @@ class FastSolver:
         else:
             with ThreadPoolExecutor(threads) as pool:
                 parts = list(pool.map(work, range(threads)))
-        loss = sum(part[0] for part in parts)
-        cols_h = sum(part[2] for part in parts)
-        if side == "item":
-            grad += sum(part[1] for part in parts)
-            if exact:
-                blocks += sum(part[3] for part in parts)
-        J = loss + self.reg_value(P, Q)
+        J = sum(part[0] for part in parts) + self.reg_value(P, Q)
         if side is None:
             return J, None, None
-        if exact:
-            return J, grad, (blocks, None)
+        cols_h = sum(part[2] for part in parts)
+        out = {}
         total = max(float(rows_h.sum()), 1e-300)
-        if side == "model":  # H_r = (a_r / total) F^T diag(b) F with F the items' features
-            F, weights, scale = FQ.astype(np.float64), cols_h, rows_h / total
-        else:
-            F, weights, scale = FP.astype(np.float64), rows_h, cols_h / total
-        return J, grad, (scale, (F * weights[:, None]).T @ F)
+        if want_p:  # shared: H_r = (a_r / total) F^T diag(b) F with F the items' features
+            F = FQ.astype(np.float64)
+            out["model"] = (grad_p, (blocks_p, None) if exact else (rows_h / total, (F * cols_h[:, None]).T @ F))
+        if want_q:
+            grad_q = sum(part[1] for part in parts)
+            F = FP.astype(np.float64)
+            out["item"] = (grad_q, (sum(part[3] for part in parts), None) if exact
+                           else (cols_h / total, (F * rows_h[:, None]).T @ F))
+        return (J, out) if side == "both" else (J, *out[side])
 
     # -- the Newton step -------------------------------------------------------------------
 
@@ -285,7 +299,7 @@ def solve_blocks(blocks: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad
 
 
 def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad: np.ndarray,
-                 max_cg: int = 200, rtol: float = 1e-4) -> np.ndarray:
+                 max_cg: int = 200, rtol: float = 1e-3) -> np.ndarray:
     """Solve ``(diag(scale) (x) H + (2 lap + 2 reg I) (x) I) X = -grad`` by PCG.
 
     Row ``r < len(scale)`` has curvature ``scale[r] * H`` (k, k); later rows have none. With
@@ -348,40 +362,49 @@ def spectral_init(problem: Problem, rng: np.random.Generator, power: int = 1) ->
     block = max(1, min(n, _BLOCK_CELLS // m))
     seen = np.zeros(m)
     total = np.zeros(m)
-    for start in range(0, n, block):
+    for start in range(0, n, block):  # y is 0 where unobserved
         b = slice(start, min(n, start + block))
-        obs = problem.w[b] > 0
-        seen += obs.sum(axis=0)
-        total += np.where(obs, problem.y[b], 0).sum(axis=0, dtype=np.float64)
+        seen += np.count_nonzero(problem.w[b], axis=0)
+        total += problem.y[b].sum(axis=0)
     mean = np.clip(total / np.maximum(seen, 1), 0.02, 0.98)
     center = (mean if problem.biases else np.full(m, 0.5)).astype(np.float32)
     factor = np.float32(4.0 * n * m / max(seen.sum(), 1.0))
 
     def z(b: slice) -> np.ndarray:
-        out = problem.y[b] - center
+        out = np.subtract(problem.y[b], center)
         out *= factor
-        out[problem.w[b] <= 0] = 0.0
+        out *= problem.w[b] > 0
         return out
+
+    starts = range(0, n, block)
 
     def right(B: np.ndarray) -> np.ndarray:     # Z @ B: (n, l)
         B32 = B.astype(np.float32)
-        return np.concatenate([z(slice(s, min(n, s + block))) @ B32 for s in range(0, n, block)]).astype(np.float64)
+        out = np.empty((n, B.shape[1]))
+
+        def work(s: int) -> None:
+            out[s:s + block] = z(slice(s, min(n, s + block))) @ B32
+        list(pool.map(work, starts))
+        return out
 
     def left(A: np.ndarray) -> np.ndarray:      # Z^T @ A: (m, l)
-        out = np.zeros((m, A.shape[1]))
         A32 = A.astype(np.float32)
-        for s in range(0, n, block):
-            b = slice(s, min(n, s + block))
-            out += z(b).T @ A32[b]
-        return out
+        parts = list(pool.map(lambda s: z(slice(s, min(n, s + block))).T @ A32[s:s + block], starts))
+        return np.sum(parts, axis=0, dtype=np.float64)
 
     rank = min(d, n, m)
     width = min(rank + 8, n, m)
-    Y = right(rng.normal(size=(m, width)))
-    for _ in range(power):
-        Y = right(np.linalg.qr(left(np.linalg.qr(Y)[0]))[0])
-    basis = np.linalg.qr(Y)[0]
-    Ua, S, Vt = np.linalg.svd(left(basis).T, full_matrices=False)
+    with single_threaded_blas(), ThreadPoolExecutor(n_threads()) as pool:
+        Y = right(rng.normal(size=(m, width)))
+        for _ in range(power):
+            Y = right(np.linalg.qr(left(np.linalg.qr(Y)[0]))[0])
+        basis = np.linalg.qr(Y)[0]
+        B = left(basis).T                           # (l, m): Z ~ basis @ B
+    lam, W = np.linalg.eigh(B @ B.T)                # SVD of the short-wide B through its Gram
+    order = np.argsort(lam)[::-1][:rank]
+    S = np.sqrt(np.maximum(lam[order], 0))
+    Ua = W[:, order]
+    Vt = (Ua.T @ B) / np.maximum(S, 1e-12)[:, None]
     root = np.sqrt(S[:rank])
     P = np.zeros((n, k))
     Q = np.zeros((m, k))

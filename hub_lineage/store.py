@@ -27,7 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from hub_lineage import paths
-from hub_lineage.benchmarks import BENCHMARK_KEYS, BY_KEY
+from hub_lineage.benchmarks import BY_KEY
 from hub_lineage.errors import InvalidInputError, StoreError
 from hub_lineage.graph import Edge, LineageGraph, Relation
 from hub_lineage.matrix import ObservationMatrix
@@ -102,6 +102,8 @@ class Store:
             self._init_schema()  # checks before WAL: switching modes would write to a foreign file
             self.db.execute("PRAGMA journal_mode = WAL")
             self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA cache_size = -65536")  # 64 MB: a details run's B-tree pages stay hot
+            self.db.execute("PRAGMA temp_store = MEMORY")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Store {str(self.path)!r} is corrupted or unreadable ({exc}); it was "
                              "left untouched.") from None
@@ -216,15 +218,21 @@ class Store:
         hashes = run.prompt_hashes or [None] * len(values)
         known = {h: (i, missing) for h, i, missing in self.db.execute(
             "SELECT doc_hash, id, prompt IS NULL FROM instances WHERE task = ?", (run.task,))}
-        rows = [(run.task, h, bench, p, ph) for h, p, ph in zip(run.doc_hashes, prompts, hashes) if h not in known]
-        self.db.executemany("INSERT INTO instances(task, doc_hash, benchmark, prompt, prompt_hash) "
-                            "VALUES (?,?,?,?,?)", rows)
-        fill = [(p, ph, run.task, h) for h, p, ph in zip(run.doc_hashes, prompts, hashes)
-                if p is not None and h in known and known[h][1]]
-        self.db.executemany("UPDATE instances SET prompt = ?, prompt_hash = ? WHERE task = ? AND doc_hash = ?", fill)
         ids_of = {h: i for h, (i, _) in known.items()}
-        if rows:
-            ids_of = dict(self.db.execute("SELECT doc_hash, id FROM instances WHERE task = ?", (run.task,)))
+        # explicit ids: this transaction holds the write lock, so MAX(id) cannot move under us,
+        # and no second SELECT is needed to learn the new rows' ids
+        next_id = self.db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM instances").fetchone()[0]
+        rows, fill = [], []
+        for h, p, ph in zip(run.doc_hashes, prompts, hashes):
+            if h not in known:
+                ids_of[h] = next_id
+                rows.append((next_id, run.task, h, bench, p, ph))
+                next_id += 1
+            elif p is not None and known[h][1]:
+                fill.append((p, ph, known[h][0]))
+        self.db.executemany("INSERT INTO instances(id, task, doc_hash, benchmark, prompt, prompt_hash) "
+                            "VALUES (?,?,?,?,?,?)", rows)
+        self.db.executemany("UPDATE instances SET prompt = ?, prompt_hash = ? WHERE id = ?", fill)
         ids = np.fromiter((ids_of[h] for h in run.doc_hashes), dtype=np.int32, count=len(values))
         order = np.argsort(ids, kind="stable")
         ids, values = ids[order], values[order]
@@ -331,6 +339,8 @@ class Store:
                         model_map: str | Path | None = None, report: IngestReport | None = None) -> IngestReport:
         """A ``model,instance,correct`` CSV (+ question texts and a model map), as sample runs."""
         report = report or IngestReport()
+        from hub_lineage.store_ingest import long_csv_runs
+
         runs, graph = long_csv_runs(path, questions, model_map)
         with self.transaction():
             self._write_samples(runs, report, None)
@@ -341,7 +351,9 @@ class Store:
                      strict: bool = False, progress: Callable[[int, int], None] | None = None,
                      metrics: Any = None) -> IngestReport:
         """Ingest files and lm-eval output directories of any known format in one transaction."""
-        return _ingest_paths(self, paths_, model_id, fmt, strict, progress, metrics)
+        from hub_lineage.store_ingest import ingest_paths
+
+        return ingest_paths(self, paths_, model_id, fmt, strict, progress, metrics)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -382,6 +394,14 @@ class Store:
             return store_export.benchmark_matrix(self, benchmarks, models, metric)
         raise InvalidInputError(f"Unknown matrix level {level!r}: expected 'benchmark' or 'instance'.")
 
+    def export(self, path: str | Path, fmt: str | None = None, *, models: Sequence[str] | None = None,
+               metric: str | None = None) -> int:
+        """Write the current cells as a long CSV or parquet file (model, instance, benchmark, value,
+        count, metric, run); return the number of rows. See :func:`hub_lineage.store_export.export`."""
+        from hub_lineage import store_export
+
+        return store_export.export(self, path, fmt, models=models, metric=metric)
+
     def benchmark_scores(self, model: str) -> dict[str, float] | None:
         """Observed accuracy of ``model`` per benchmark (instance means override aggregates)."""
         if self.db.execute("SELECT 1 FROM models WHERE name = ?", (model,)).fetchone() is None:
@@ -399,71 +419,3 @@ def _file_digest(path: Path, kind: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def long_csv_runs(path: str | Path, questions: str | Path | None = None,
-                  model_map: str | Path | None = None) -> tuple[list[SampleRun], LineageGraph]:
-    """A long CSV as one SampleRun per model (task = the CSV's benchmark, doc_hash = instance id)."""
-    from hub_lineage.sources.long_csv import load_long_csv
-
-    table = load_long_csv(path, questions=questions, model_map=model_map)
-    m = table.matrix
-    tasks, keys = zip(*(item.split("/", 1) for item in m.items)) if m.items else ((), ())
-    runs = []
-    for r, model in enumerate(m.models):
-        observed = np.flatnonzero(~np.isnan(m.values[r]))
-        by_task: dict[str, SampleRun] = {}
-        for j in observed.tolist():
-            run = by_task.get(tasks[j])
-            if run is None:
-                run = by_task[tasks[j]] = SampleRun(model, tasks[j], "correct", source=str(Path(path).resolve()),
-                                                    kind="long_csv")
-            run.doc_hashes.append(keys[j])
-            run.values.append(float(m.values[r, j]))
-            text = m.item_texts[j] if m.item_texts else None
-            run.prompts.append(text or None)
-            run.prompt_hashes.append(hashlib.sha256(text.encode()).hexdigest() if text else None)
-        runs.extend(by_task.values())
-    return runs, table.graph
-
-
-
-# -- ingest dispatch --------------------------------------------------------------------------
-
-def _ingest_paths(store: Store, paths_: Sequence[str | Path], model_id: str | None, fmt: str,
-                  strict: bool, progress: Callable[[int, int], None] | None, metrics: Any) -> IngestReport:
-    from hub_lineage.sources import detect
-    from hub_lineage.sources.edges import load_edge_list
-    from hub_lineage.sources.lm_eval import read_output
-
-    known = ("auto", "lm_eval", *detect.CSV_FORMATS)
-    if fmt not in known:
-        raise InvalidInputError(f"Unknown format {fmt!r}: expected one of {', '.join(known)}.")
-    by_format: dict[str, list[Path]] = {}
-    for p in paths_:
-        by_format.setdefault(detect.detect_format(p) if fmt == "auto" else fmt, []).append(Path(p))
-    runs: list[SampleRun] = []
-    graphs: list[LineageGraph] = []
-    for path in by_format.get("lm_eval", []):
-        runs.extend(read_output(path, metrics, model_id=model_id, strict=strict))
-    for path in by_format.get("long_csv", []):
-        bench = path.name.split(".")[0].removesuffix("_correctness")
-        questions = detect._sidecar(path, by_format.get("questions", []), f"{bench}_questions")
-        model_map = detect._sidecar(path, by_format.get("model_map", []), f"{bench}_models")
-        more, graph = long_csv_runs(path, questions, model_map)
-        runs.extend(more)
-        graphs.append(graph)
-    edge_files = [(p, load_edge_list(p)) for p in by_format.get("edges", [])]
-    report = IngestReport()
-    with store.transaction():
-        for path in by_format.get("contents", []):
-            store._write_contents(path, report)
-        for path, graph in edge_files:
-            run_id = store._new_run(_file_digest(path, "edges"), "edges", source=str(path.resolve()),
-                                    n_samples=len(graph.edges))
-            if run_id is not None:
-                report.edges_added += store._write_edges(graph.edges, run_id)
-        for graph in graphs:
-            report.edges_added += store._write_edges(graph.edges, None)
-        store._write_samples(runs, report, progress)
-    return report

@@ -236,7 +236,3 @@ def _winning_rows(db: Any, group: list[tuple[int, str, int, bytes, bytes]], name
     return [(model, *items[i], v, 1.0, metric, r)
             for i, v, r in zip(ids[last].tolist(), values[last].tolist(), runs[last].tolist())]
 
-
-def to_observation_matrix(store: Store, level: str = "instance", **options: Any) -> ObservationMatrix:
-    """Alias of :meth:`Store.to_matrix` for callers that hold the module, not the store."""
-    return store.to_matrix(level, **options)

@@ -76,6 +76,80 @@ def torch_reference(train: ObservationMatrix, lap_m: sp.csr_matrix, lap_x: sp.cs
     return time.perf_counter() - start, best, it
 
 
+def time_predict_cli(fallback_model: str) -> float | None:
+    """Seconds of a warm `hub-lineage predict --offline --json` (a whole process), or None.
+
+    Uses the predictor under HUB_LINEAGE_HOME when there is one; otherwise ingests the shared
+    leaderboard contents and lineage edges into a temporary home and fits one there (not timed).
+    """
+    import os
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "hub_lineage" / "commands" / "predict.py").exists():
+        return None
+    from hub_lineage import paths
+
+    cli = [sys.executable, "-m", "hub_lineage.cli"]
+    env = dict(os.environ)
+    model = fallback_model
+    tmp = None
+    if not paths.default_predictor_dir().exists():
+        data = root.parent / "shared" / "data"
+        contents, edges = data / "open_llm_leaderboard_contents_2025-02-08.csv", data / "hf_lineage_edges_2025-06.csv"
+        if not (contents.exists() and edges.exists()):
+            return None
+        tmp = tempfile.TemporaryDirectory()
+        env["HUB_LINEAGE_HOME"] = tmp.name
+        for cmd in (["ingest", str(contents), str(edges)], ["fit"]):
+            done = subprocess.run(cli + cmd, capture_output=True, text=True, env=env)
+            if done.returncode != 0:
+                print(f"predict timing skipped: `hub-lineage {' '.join(cmd)}` failed: {done.stderr[-500:]}",
+                      file=sys.stderr)
+                return None
+        import csv
+
+        with open(contents, newline="") as fh:
+            model = next(csv.DictReader(fh)).get("fullname") or fallback_model
+    try:
+        times = []
+        for _ in range(3):  # the first run warms the page cache; report the median of the warm ones
+            t = time.perf_counter()
+            done = subprocess.run(cli + ["predict", model, "--offline", "--json"], capture_output=True,
+                                  text=True, env=env)
+            times.append(time.perf_counter() - t)
+            if done.returncode != 0:
+                print(f"predict timing skipped: {done.stderr[-500:]}", file=sys.stderr)
+                return None
+        return float(np.median(times[1:]))
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+
+
+def scaling(args) -> None:
+    """Fit time at three sizes each of models, instances and d around a 1,000 x 8,000, d=16 base."""
+    base = {"models": 1000, "instances": 8000, "factors": 16}
+    grid = [("models", v) for v in (500, 1000, 2000)] + [("instances", v) for v in (4000, 8000, 16000)] \
+        + [("factors", v) for v in (8, 16, 32)]
+    print(f"{'vary':<10}{'models':>8}{'instances':>10}{'d':>4}{'cells (M)':>10}{'fit (s)':>9}{'iters':>6}"
+          f"{'passes':>7}{'s/pass':>8}{'ns/cell/pass':>13}")
+    for what, value in grid:
+        size = {**base, what: value}
+        data = make_lineage_data(size["models"], size["instances"], size["factors"], n_nodes=10 * size["models"],
+                                 n_roots=max(4, size["models"] // 100), embedding_dim=8, random_state=0)
+        model = LRMF(size["factors"], lambda_lineage=args.lambda_lineage, reg=args.reg, max_iter=args.max_iter,
+                     tol=1e-4, random_state=0)
+        t = time.perf_counter()
+        model.fit(data.matrix, data.graph)
+        fit_s = time.perf_counter() - t
+        cells = size["models"] * size["instances"]
+        passes = getattr(model, "_n_passes", 0)
+        print(f"{what:<10}{size['models']:>8}{size['instances']:>10}{size['factors']:>4}{cells / 1e6:>10.1f}"
+              f"{fit_s:>9.2f}{model.n_iter_:>6}{passes:>7}{fit_s / max(passes, 1):>8.3f}"
+              f"{1e9 * fit_s / max(passes, 1) / cells:>13.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", action="store_true")
@@ -91,7 +165,13 @@ def main() -> None:
     ap.add_argument("--ref-max-iter", type=int, default=3000)
     ap.add_argument("--ref-max-s", type=float, default=600.0)
     ap.add_argument("--skip-ref", action="store_true")
+    ap.add_argument("--skip-predict", action="store_true", help="do not time `hub-lineage predict`")
+    ap.add_argument("--scaling", action="store_true",
+                    help="instead: fit time at three sizes each of models, instances and d (no reference)")
     args = ap.parse_args()
+    if args.scaling:
+        scaling(args)
+        return
     d = args.factors
     data = make_lineage_data(args.models, args.instances, d, n_nodes=args.nodes or 10 * args.models,
                              n_roots=max(4, args.models // 100), embedding_dim=384, random_state=0)
@@ -136,18 +216,7 @@ def main() -> None:
         ref_fit_s, ref_auc, ref_iters = torch_reference(train, lap_m, lap_x, args, d, test_rows, test_cols,
                                                         test_y, fit_auc)
 
-    predict_cli_s = None  # needs hub_lineage/commands/predict.py and a fitted predictor
-    root = Path(__file__).resolve().parents[1]
-    if (root / "hub_lineage" / "commands" / "predict.py").exists():
-        from hub_lineage import paths
-
-        if paths.default_predictor_dir().exists():
-            t = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "hub_lineage.cli", "predict", train.models[0], "--json"],
-                                  capture_output=True)
-            if done.returncode == 0:
-                predict_cli_s = time.perf_counter() - t
-
+    predict_cli_s = None if args.skip_predict else time_predict_cli(train.models[0])
     record = {"fit_s": round(fit_s, 3), "ref_fit_s": None if ref_fit_s is None else round(ref_fit_s, 3),
               "auc": round(fit_auc, 4), "ref_auc": None if ref_auc is None else round(ref_auc, 4),
               "peak_rss_mb": round(peak_rss_mb, 1), "foldin_ms": round(foldin_ms, 3), "knn_s": round(knn_s, 3),

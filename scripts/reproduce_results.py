@@ -29,24 +29,25 @@ EDGES = "hf_lineage_edges_2025-06.csv"
 MMLU = ("mmlu_pro_correctness.csv.gz", "mmlu_pro_questions.csv.gz", "mmlu_pro_models.csv")
 
 
-def runs(data_dir: str, seeds: int, instance_seeds: int) -> list[tuple[str, str, list[str]]]:
+def runs(data_dir: str, seeds: int, instance_seeds: int, het_seeds: int | None = None
+         ) -> list[tuple[str, str, list[str]]]:
     """(group, title, argv after `hub-lineage`) for every table."""
     board = ["--data", f"{data_dir}/{CONTENTS}", "--data", f"{data_dir}/{EDGES}"]
     mmlu = [a for f in MMLU for a in ("--data", f"{data_dir}/{f}")]
     qwen = "homogeneous:Qwen/Qwen2.5-7B"
     out = [
         ("heterogeneous", "Heterogeneous: all leaderboard models with a scored lineage relative",
-         ["evaluate", *board, "--setting", "heterogeneous", "--seeds", str(seeds), "--json", "--quiet"]),
+         ["evaluate", *board, "--setting", "heterogeneous", "--seeds", str(het_seeds or seeds), "--json"]),
         ("homogeneous", "Homogeneous: Qwen/Qwen2.5-7B and its descendants",
-         ["evaluate", *board, "--setting", qwen, "--seeds", str(seeds), "--json", "--quiet"]),
+         ["evaluate", *board, "--setting", qwen, "--seeds", str(seeds), "--json"]),
         ("instance", "Instance level: MMLU-Pro, each fine-tune with a scored parent held out in turn",
          ["evaluate", *mmlu, "--setting", "instance", "--seeds", str(instance_seeds),
-          "--methods", "lrmf,parent,difficulty,mla,mean", "--json", "--quiet"]),
+          "--methods", "lrmf,parent,difficulty,mla,mean", "--json"]),
     ]
     for noise in ("add:0.2", "add:0.4", "remove:0.2", "remove:0.4"):
         out.append(("noise", f"Lineage noise {noise} (Qwen2.5-7B family)",
                     ["evaluate", *board, "--setting", qwen, "--seeds", str(seeds), "--methods", "lrmf,mla",
-                     "--noise", noise, "--json", "--quiet"]))
+                     "--noise", noise, "--json"]))
     return out
 
 
@@ -105,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--instance-seeds", type=int, default=1)
+    parser.add_argument("--heterogeneous-seeds", type=int, default=None, help="default: --seeds")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--only", default="heterogeneous,homogeneous,instance,noise")
     parser.add_argument("--cache", type=Path, default=None)
@@ -124,7 +126,7 @@ def main() -> None:
     ]
     clean_qwen = None
     noisy = []
-    for group, title, argv in runs(args.data_dir, args.seeds, args.instance_seeds):
+    for group, title, argv in runs(args.data_dir, args.seeds, args.instance_seeds, args.heterogeneous_seeds):
         if group not in groups:
             continue
         result = run_json(argv, args.cache, args.reuse)
@@ -138,8 +140,8 @@ def main() -> None:
         parts += ["", "## Lineage-noise ablation (Qwen2.5-7B family)", "",
                   "Random edges between scored family models added, or existing edges removed, per seed.", "",
                   noise_table(clean_qwen, noisy), "", "```"]
-        parts += [f"hub-lineage {shlex.join(argv)}" for g, _, argv in runs(args.data_dir, args.seeds,
-                                                                            args.instance_seeds) if g == "noise"]
+        noise_runs = runs(args.data_dir, args.seeds, args.instance_seeds)
+        parts += [f"hub-lineage {shlex.join(argv)}" for g, _, argv in noise_runs if g == "noise"]
         parts += ["```"]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(parts) + "\n")

@@ -10,7 +10,11 @@ It serves the requests that ``huggingface_hub.HfApi`` really sends (read from hu
   ``RevisionNotFound``, ``GatedRepo``);
 - the write path of ``HfApi.create_commit`` (``POST /api/validate-yaml``,
   ``/api/models/<id>/preupload/<rev>``, ``/api/models/<id>/commit/<rev>`` with its NDJSON body)
-  and ``GET /api/whoami-v2``. Every commit is recorded in :attr:`HubServer.commits`.
+  and ``GET /api/whoami-v2``. Every commit is recorded in :attr:`HubServer.commits`;
+- datasets (:meth:`HubServer.add_dataset`): ``GET /api/datasets/<id>[/revision/<rev>]``,
+  ``GET /api/datasets/<id>/tree/<rev>[/<path>]`` (what ``list_repo_files``/``list_repo_tree``
+  send) and ``HEAD``/``GET /datasets/<id>/resolve/<rev>/<file>``, gated and private variants
+  answered like models'.
 
 Transient failures (429/5xx) and delays can be injected to test retries and timeouts.
 """
@@ -116,6 +120,7 @@ class HubServer:
 
     def __init__(self) -> None:
         self.models: dict[str, HostedModel] = {}
+        self.datasets: dict[str, HostedModel] = {}
         #: (method, path with query, headers with lower-case names) of every request, in order
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.commits: list[Commit] = []
@@ -166,6 +171,24 @@ class HubServer:
                             hashlib.sha1(repo_id.encode()).hexdigest(), dict(extra))
         self.models[repo_id] = model
         return model
+
+    def add_dataset(
+        self,
+        repo_id: str,
+        files: dict[str, str | bytes] | None = None,
+        gated: bool | str = False,
+        private: bool = False,
+    ) -> HostedModel:
+        """Host the dataset ``repo_id`` with ``files`` (path in repo -> content).
+
+        ``gated``/``private`` behave as in :meth:`add_model`: a gated dataset lists its files but
+        answers downloads with 401 (anonymous) or 403 (logged in, not granted) ``GatedRepo``.
+        """
+        contents = {name: (v.encode() if isinstance(v, str) else v) for name, v in (files or {}).items()}
+        dataset = HostedModel(repo_id, contents, [], "auto" if gated is True else gated, private,
+                              hashlib.sha1(b"dataset:" + repo_id.encode()).hexdigest())
+        self.datasets[repo_id] = dataset
+        return dataset
 
     def fail_next(self, count: int, status: int = 500, path_contains: str = "") -> None:
         """Answer the next ``count`` requests whose path contains ``path_contains`` with ``status``."""
@@ -260,6 +283,8 @@ class _HubHandler(BaseHTTPRequestHandler):
             return self._validate_yaml()
         if path == "/api/models" and self.command == "GET":
             return self._list_models(query)
+        if path.startswith(("/api/datasets/", "/datasets/")) and self.command in ("GET", "HEAD"):
+            return self._dataset_route(path)
         match = re.fullmatch(r"/api/models/(.+?)/(preupload|commit)/([^/]+)", path)
         if match and self.command == "POST":
             return self._write(match.group(1), match.group(2), match.group(3), query)
@@ -404,3 +429,85 @@ class _HubHandler(BaseHTTPRequestHandler):
             "commitOid": oid,
             "pullRequestUrl": f"{base}/{model.repo_id}/discussions/{pr_num}" if create_pr else None,
         })
+
+    # -- datasets -----------------------------------------------------------------------------
+
+    def _dataset_route(self, path: str) -> None:
+        match = re.fullmatch(r"/api/datasets/(.+?)/tree/([^/]+)(?:/(.+))?", path)
+        if match:
+            return self._dataset_tree(match.group(1), match.group(2), match.group(3) or "")
+        match = re.fullmatch(r"/api/datasets/(.+?)(?:/revision/([^/]+))?", path)
+        if match:
+            return self._dataset_info(match.group(1), match.group(2))
+        match = re.fullmatch(r"/datasets/(.+?)/resolve/([^/]+)/(.+)", path)
+        if match:
+            return self._dataset_file(match.group(1), match.group(2), match.group(3))
+        self._error(404, None, f"No route for {self.command} {path}")
+
+    def _dataset(self, repo_id: str, revision: str | None) -> HostedModel | None:
+        dataset = self.hub.datasets.get(repo_id)
+        if dataset is None or (dataset.private and not self.headers.get("Authorization")):
+            status = 404 if dataset is None else 401
+            self._error(status, "RepoNotFound", "Repository not found")
+            return None
+        if revision not in (None, "main", dataset.sha):
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            return None
+        return dataset
+
+    def _dataset_info(self, repo_id: str, revision: str | None) -> None:
+        dataset = self._dataset(repo_id, revision)
+        if dataset is None:
+            return
+        self._json(200, {
+            "_id": hashlib.sha1(repo_id.encode()).hexdigest()[:24], "id": repo_id,
+            "author": repo_id.split("/")[0], "sha": dataset.sha, "private": dataset.private,
+            "gated": dataset.gated, "disabled": False, "downloads": 0, "likes": 0, "tags": [],
+            "lastModified": "2025-06-01T00:00:00.000Z", "createdAt": "2025-01-01T00:00:00.000Z",
+            "siblings": [{"rfilename": name} for name in sorted(dataset.files)]})
+
+    def _dataset_tree(self, repo_id: str, revision: str, folder: str) -> None:
+        """The tree listing (files and folders), public even for gated datasets, as on the Hub."""
+        dataset = self._dataset(repo_id, revision)
+        if dataset is None:
+            return
+        recursive = "recursive=true" in self.path.lower()
+        prefix = folder.rstrip("/") + "/" if folder else ""
+        entries: dict[str, dict[str, Any]] = {}
+        for name, body in sorted(dataset.files.items()):
+            if not name.startswith(prefix):
+                continue
+            rest = name[len(prefix):]
+            if "/" in rest and not recursive:
+                sub = prefix + rest.split("/", 1)[0]
+                entries[sub] = {"type": "directory", "oid": hashlib.sha1(sub.encode()).hexdigest(), "size": 0,
+                                "path": sub}
+                continue
+            if recursive:
+                parts = rest.split("/")[:-1]
+                for depth in range(1, len(parts) + 1):
+                    sub = prefix + "/".join(parts[:depth])
+                    entries[sub] = {"type": "directory", "oid": hashlib.sha1(sub.encode()).hexdigest(),
+                                    "size": 0, "path": sub}
+            entries[name] = {"type": "file", "oid": hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest(),
+                             "size": len(body), "path": name}
+        if folder and not entries:
+            return self._error(404, "EntryNotFound", f"{folder} does not exist on \"{revision}\"")
+        self._json(200, list(entries.values()))
+
+    def _dataset_file(self, repo_id: str, revision: str, filename: str) -> None:
+        dataset = self._dataset(repo_id, revision)
+        if dataset is None:
+            return
+        if dataset.gated:
+            if not self.headers.get("Authorization"):
+                return self._error(401, "GatedRepo", f"Access to dataset {repo_id} is restricted. You must "
+                                   "have access to it and be authenticated to access it. Please log in.")
+            return self._error(403, "GatedRepo", f"Access to dataset {repo_id} is restricted and you are "
+                               "not in the authorized list. Visit the dataset page to ask for access.")
+        if filename not in dataset.files:
+            return self._error(404, "EntryNotFound", f"{filename} does not exist on \"{revision}\"")
+        body = dataset.files[filename]
+        etag = hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+        self._send(200, body, {"X-Repo-Commit": dataset.sha, "ETag": f'"{etag}"', "Accept-Ranges": "bytes"},
+                   content_type="application/octet-stream")

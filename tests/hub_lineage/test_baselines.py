@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hub_lineage.baselines import METHODS, MLA, NCF, LinearFactors, MeanBaseline, get_method, make_estimator
+from hub_lineage.baselines import METHODS, MLA, MeanBaseline, get_method, make_estimator
+from hub_lineage.factor_models import NCF, LinearFactors
 from hub_lineage.errors import InvalidInputError, NoLineageError, NotFittedError
 from hub_lineage.graph import LineageGraph
 from hub_lineage.matrix import ObservationMatrix
