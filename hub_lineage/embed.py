@@ -143,7 +143,7 @@ def knn_graph(embeddings: np.ndarray, k: int = 20, *, block: int = 1024) -> sp.c
         stop = min(n, start + block)
         sims = X[start:stop] @ XT
         sims[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # no self-links
-        top = np.argpartition(sims, n - k, axis=1)[:, n - k:]
+        top = _top_k(sims, k)
         cols[start * k:stop * k] = top.ravel()
         vals[start * k:stop * k] = np.take_along_axis(sims, top, axis=1).ravel()
 
@@ -158,3 +158,26 @@ def knn_graph(embeddings: np.ndarray, k: int = 20, *, block: int = 1024) -> sp.c
     vals = np.clip(vals, 1e-3, 1.0)
     A = sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
     return A.maximum(A.T).tocsr()
+
+
+def _top_k(sims: np.ndarray, k: int, sample: int = 2048) -> np.ndarray:
+    """Column indices (rows, k) of each row's ``k`` largest entries, in no particular order.
+
+    ``argpartition`` over all n columns cost as much as the similarity matmul itself (measured
+    0.81 s vs 0.76 s per 1,024 x 21,606 block). Instead: the k-th largest of a strided sample of
+    ``sample`` columns is a lower bound of the row's k-th largest, so the entries at or above it
+    (~k n / sample per row) contain the top k; only those are sorted.
+    """
+    rows, n = sims.shape
+    stride = n // sample
+    if stride < 4:
+        return np.argpartition(sims, n - k, axis=1)[:, n - k:]
+    sub = np.ascontiguousarray(sims[:, ::stride])
+    tau = np.partition(sub, sub.shape[1] - k, axis=1)[:, sub.shape[1] - k]
+    r, c = np.nonzero(sims >= tau[:, None])
+    v = sims[r, c]
+    order = np.lexsort((-v, r))            # by row, then by similarity, descending
+    r, c = r[order], c[order]
+    first = np.searchsorted(r, np.arange(rows))
+    keep = np.arange(len(r)) - first[r] < k  # every row has >= k candidates (tau is a lower bound)
+    return c[keep].reshape(rows, k)

@@ -53,9 +53,12 @@ SETTING_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
 SETTING_INNER = {"heterogeneous": 1, "homogeneous": 3}
 SETTING_GRIDS: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
     "heterogeneous": {"lrmf": ({"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
-    "homogeneous": {"lrmf": ({"lambda_lineage": 1e-4}, {"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
-    # lambda/reg sets how far a cold-start fine-tune's factors follow its parent's (1e-5: hardly)
-    "instance": {"lrmf": ({"lambda_lineage": 1e-5}, {"lambda_lineage": 1e-4}, {"lambda_lineage": 1e-3})},
+    # root edges (leaderboard "Base Model" = family root, not the parent) are weak evidence: weigh them
+    "homogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}}
+                                  for lam in (1e-4, 1e-3, 1e-2) for root in (0.1, 0.5))},
+    # how strongly every factor is pulled to the population mean (splits.with_population; 0 = off)
+    "instance": {"lrmf": ({"relation_weights": {"merge": 0.0}}, {"relation_weights": {"merge": 0.3}},
+                          {"relation_weights": {"merge": 1.0}})},
 }
 
 
@@ -165,6 +168,7 @@ def prepare(matrix: ObservationMatrix | None, graph: LineageGraph, setting: Sett
     graph = splits.relevant_graph(graph, scored)
     if setting.kind == "instance":
         eligible = splits.models_with_scored_parent(scored, graph)
+        graph = splits.with_population(graph, scored)
     else:
         eligible = splits.eligible_models(scored, graph)
     if not eligible:

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from hub_lineage.errors import InvalidInputError
-from hub_lineage.graph import LineageGraph, Relation
+from hub_lineage.graph import Edge, LineageGraph, Relation
 
 
 def _undirected(graph: LineageGraph) -> dict[str, set[str]]:
@@ -133,3 +133,22 @@ def perturb(graph: LineageGraph, noise: tuple[str, float], scored: Sequence[str]
         added += out.add_edge(pool[a], pool[b], Relation.FINETUNE, warn=False)
     return out
 
+
+
+#: The virtual node of :func:`with_population`.
+POPULATION = "<population>"
+
+
+def with_population(graph: LineageGraph, models: Sequence[str]) -> LineageGraph:
+    """A copy of ``graph`` plus a virtual ``<population>`` node linked to every model in ``models``.
+
+    The links are ``merge`` edges (the node is a "merge of all models"), so LRMF's
+    ``relation_weights={"merge": w}`` sets how strongly every factor, a cold-start one included,
+    is pulled toward the population's mean factor (``w=0`` switches it off). A node without
+    parents among ``models`` walks nowhere new: MLA's parent-only walk ignores the node, and its
+    nearest-ring walk stops at a scored parent before the unscored population node matters.
+    """
+    out = LineageGraph(nodes=graph.nodes)
+    out.add_edges(graph.edges)
+    out.add_edges(Edge(POPULATION, m, Relation.MERGE) for m in models)
+    return out
