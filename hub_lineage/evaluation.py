@@ -53,9 +53,7 @@ SETTING_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
 SETTING_INNER = {"heterogeneous": 1, "homogeneous": 3}
 SETTING_GRIDS: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
     "heterogeneous": {"lrmf": ({"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
-    # root edges (leaderboard "Base Model" = family root, not the parent) are weak evidence: weigh them
-    "homogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}}
-                                  for lam in (1e-4, 1e-3, 1e-2) for root in (0.1, 0.5))},
+    "homogeneous": {"lrmf": ({"lambda_lineage": 1e-4}, {"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
     # how strongly every factor is pulled to the population mean (splits.with_population; 0 = off)
     "instance": {"lrmf": ({"relation_weights": {"merge": 0.0}}, {"relation_weights": {"merge": 0.3}},
                           {"relation_weights": {"merge": 1.0}})},
@@ -402,12 +400,12 @@ def instance_graph_for(task: Task, methods: Sequence[str] | None = None, k: int 
     """
     methods = list(methods or INSTANCE_METHODS)
     texts = task.matrix.item_texts
-    weight = SETTING_PARAMS["instance"]["lrmf"].get("lambda_instance", 0.0)
-    if "lrmf" not in methods or not weight or texts is None or not any(texts):
-        return None
     n_items = len(task.matrix.items)
     if not 1 <= k < n_items:
         raise InvalidInputError(f"k={k} neighbours but only {n_items} instances: k must lie in [1, {n_items - 1}].")
+    weight = SETTING_PARAMS["instance"]["lrmf"].get("lambda_instance", 0.0)
+    if "lrmf" not in methods or not weight or texts is None or not any(texts):
+        return None
     from hub_lineage import embed
 
     return embed.knn_graph(embed.embed_texts(texts), k=k)

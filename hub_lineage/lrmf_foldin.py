@@ -29,7 +29,7 @@ def fold_in_params(model: LRMF, graph: LineageGraph, models: list[str],
                     observations: ObservationMatrix | None) -> np.ndarray:
     """Parameter rows (len(models), width) of ``models``; new nodes solved with the fit held fixed."""
     index = model.node_index_
-    P_fit, Q = model._params()
+    P_fit = _FittedRows(model)
     observed: dict[str, int] = {}
     if observations is not None:
         for r, m in enumerate(observations.models):
@@ -48,8 +48,8 @@ def fold_in_params(model: LRMF, graph: LineageGraph, models: list[str],
         if target not in index:
             seeds.append(target)
     new, boundary = _new_component(graph, seeds, index)
-    rows = _solve_new(model, graph, new, boundary, observed, observations, P_fit, Q)
-    out = np.empty((len(models), P_fit.shape[1]))
+    rows = _solve_new(model, graph, new, boundary, observed, observations, P_fit)
+    out = np.empty((len(models), P_fit.width))
     for j, m in enumerate(models):
         target = source[m]
         if target in index:
@@ -64,6 +64,22 @@ def fold_in_params(model: LRMF, graph: LineageGraph, models: list[str],
                     f"nothing can be predicted for it (never a silent 0.5): give its parents in the graph.")
             out[j] = row
     return out
+
+
+class _FittedRows:
+    """Parameter rows of fitted nodes, gathered on demand: copying all of them (30,000 x 33 at the
+    Hub's scale) cost more than the rest of a one-model fold-in."""
+
+    def __init__(self, model: LRMF) -> None:
+        self.model = model
+        self.width = model.n_factors + int(model.biases)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        m = self.model
+        P = np.asarray(m.model_factors_[rows], dtype=np.float64)
+        if m.biases:
+            return np.concatenate([P, np.asarray(m.model_bias_[rows], dtype=np.float64)[..., None]], axis=-1)
+        return P
 
 
 def _new_component(graph: LineageGraph, seeds: list[str], index: Mapping[str, int]) -> tuple[list[str], list[str]]:
@@ -85,7 +101,7 @@ def _new_component(graph: LineageGraph, seeds: list[str], index: Mapping[str, in
 
 def _solve_new(model: LRMF, graph: LineageGraph, new: list[str], boundary: list[str],
                observed: Mapping[str, int], observations: ObservationMatrix | None,
-               P_fit: np.ndarray, Q: np.ndarray) -> dict[str, tuple[np.ndarray, bool]]:
+               P_fit: _FittedRows) -> dict[str, tuple[np.ndarray, bool]]:
     if not new:
         return {}
     new = [n for n in new if n in observed] + [n for n in new if n not in observed]
@@ -100,7 +116,7 @@ def _solve_new(model: LRMF, graph: LineageGraph, new: list[str], boundary: list[
     A = A.tocsr()
     A_nn, A_nb = A[:n, :n], A[:n, n:]
     lap = (sp.diags(np.asarray(A[:n].sum(axis=1)).ravel()) - A_nn).tocsr()
-    P_b = P_fit[[model.node_index_[b] for b in boundary]] if boundary else np.zeros((0, P_fit.shape[1]))
+    P_b = P_fit[[model.node_index_[b] for b in boundary]] if boundary else np.zeros((0, P_fit.width))
     pull = A_nb @ P_b
     reg = float(model.reg)
     # Harmonic extension: (L_NN + reg I) P_N = A_NB P_B (the fit's optimality condition).
@@ -118,7 +134,8 @@ def _solve_new(model: LRMF, graph: LineageGraph, new: list[str], boundary: list[
         _, labels = connected_components(A_nn, directed=False)
         ok = np.isin(labels, np.unique(labels[ok]))
     if n_obs:
-        P_new = _newton_observed(model, new[:n_obs], observations, observed, Q, lap, pull, P_new)
+        P_new = _newton_observed(model, new[:n_obs], observations, observed, model._params([])[1], lap, pull,
+                                 P_new)
     return {node: (P_new[i], bool(ok[i])) for i, node in enumerate(new)}
 
 

@@ -42,7 +42,7 @@ def runs(data_dir: str, seeds: int, instance_seeds: int, het_seeds: int | None =
          ["evaluate", *board, "--setting", qwen, "--seeds", str(seeds), "--json"]),
         ("instance", "Instance level: MMLU-Pro, each fine-tune with a scored parent held out in turn",
          ["evaluate", *mmlu, "--setting", "instance", "--seeds", str(instance_seeds),
-          "--methods", "lrmf,parent,difficulty,mla,mean", "--json"]),
+          "--methods", "lrmf,parent,difficulty,mla,mf,mean", "--json"]),
     ]
     for noise in ("add:0.2", "add:0.4", "remove:0.2", "remove:0.4"):
         out.append(("noise", f"Lineage noise {noise} (Qwen2.5-7B family)",
@@ -105,7 +105,7 @@ def noise_table(clean: dict, noisy: list[tuple[str, dict]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--instance-seeds", type=int, default=1)
+    parser.add_argument("--instance-seeds", type=int, default=5)
     parser.add_argument("--heterogeneous-seeds", type=int, default=None, help="default: --seeds")
     parser.add_argument("--data-dir", default="../shared/data")
     parser.add_argument("--only", default="heterogeneous,homogeneous,instance,noise")

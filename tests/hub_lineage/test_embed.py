@@ -48,3 +48,14 @@ def test_offline_default_model_embeds_and_caches(monkeypatch):
 
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", refuse)
     np.testing.assert_array_equal(embed.embed_texts(texts[:3]), first[:3])
+
+
+def test_top_k_prefilter_matches_argpartition():
+    from hub_lineage.embed import _top_k
+
+    rng = np.random.default_rng(0)
+    sims = rng.normal(size=(50, 9000)).astype(np.float32)
+    sims[3, :40] = 5.0  # ties above everything else
+    fast = np.sort(np.take_along_axis(sims, _top_k(sims, 20, sample=512), axis=1), axis=1)
+    full = np.sort(np.take_along_axis(sims, np.argpartition(sims, 9000 - 20, axis=1)[:, -20:], axis=1), axis=1)
+    np.testing.assert_array_equal(fast, full)

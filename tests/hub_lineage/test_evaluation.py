@@ -162,3 +162,48 @@ def test_lineage_methods_beat_mf_and_mean_on_synthetic_data():
     for lineage in ("lrmf", "mla"):
         assert score[lineage] > score["mf"] + 0.2
         assert score[lineage] > score["mean"] + 0.2
+
+
+def _instance_data() -> tuple[ObservationMatrix, LineageGraph]:
+    """Binary answers: three base models, each with a fine-tune that answers like it (mostly)."""
+    rng = np.random.default_rng(0)
+    n_items = 300
+    easiness = rng.normal(0, 1.5, n_items)
+    graph = LineageGraph()
+    names, rows = [], []
+    for b in range(3):
+        style = rng.normal(0, 3.0, n_items)
+        for name, shift in ((f"org/base{b}", 0.0), (f"org/base{b}-it", 0.5)):
+            logit = easiness + style + shift
+            rows.append((rng.random(n_items) < 1 / (1 + np.exp(-logit))).astype(float))
+            names.append(name)
+        graph.add_edge(f"org/base{b}-it", f"org/base{b}")
+    for k in range(4):  # unrelated models that carry item difficulty
+        rows.append((rng.random(n_items) < 1 / (1 + np.exp(-easiness))).astype(float))
+        names.append(f"other/m{k}")
+        graph.add_node(f"other/m{k}")
+    items = [f"q/{i}" for i in range(n_items)]
+    return ObservationMatrix(names, items, np.array(rows), ["q"] * n_items), graph
+
+
+def test_instance_setting_holds_out_each_fine_tune():
+    matrix, graph = _instance_data()
+    task = evaluation.prepare(matrix, graph, "instance")
+    assert task.eligible == ["org/base0-it", "org/base1-it", "org/base2-it"]
+    assert splits.POPULATION in task.graph
+    result = evaluation.evaluate(task, ["parent", "difficulty", "mean"], seeds=1)
+    summary = result.summary()
+    assert summary["mean"]["auc"]["mean"] == pytest.approx(0.5)
+    # the fine-tune answers like its parent here, so the parent's answers beat plain difficulty
+    assert summary["parent"]["auc"]["mean"] > summary["difficulty"]["auc"]["mean"] > 0.5
+    assert set(result.per_model["parent"]) == set(task.eligible)
+    with pytest.raises(InvalidInputError, match="k=400 neighbours but only 300 instances"):
+        evaluation.instance_graph_for(task, ["lrmf"], k=400)
+
+
+def test_population_node_leaves_parent_walks_alone():
+    matrix, graph = _instance_data()
+    pop = splits.with_population(graph, matrix.models)
+    assert len(pop.edges) == len(graph.edges) + len(matrix.models)
+    mla = baselines.MLA(direction="parents").fit(matrix.without_models(["org/base0-it"]), pop)
+    np.testing.assert_allclose(mla.predict_proba(["org/base0-it"])[0], matrix.values[0])

@@ -16,7 +16,8 @@ from hub_lineage.errors import InvalidInputError, NoLineageError, NotFittedError
 from hub_lineage.graph import Edge, LineageGraph, Relation
 from hub_lineage.lrmf import LRMF, ConvergenceWarning
 from hub_lineage.lrmf_reference import Problem, objective
-from hub_lineage.lrmf_solver import FastSolver
+from hub_lineage import lrmf_solver
+from hub_lineage.lrmf_solver import FastSolver, spectral_init
 from hub_lineage.matrix import ObservationMatrix
 from hub_lineage.synthetic import make_lineage_data
 
@@ -120,7 +121,10 @@ def test_fast_loss_equals_reference_loss(biases, chance):
         np.testing.assert_allclose(grad, lik_q, rtol=1e-4, atol=1e-6)
 
 
-def test_fast_and_reference_fits_agree():
+@pytest.mark.parametrize("curvature", ["exact", "shared"])
+def test_fast_and_reference_fits_agree(curvature, monkeypatch):
+    # "shared" is what every problem above ~20M curvature flops uses (the paper's scale).
+    monkeypatch.setattr(lrmf_solver, "_EXACT_FLOPS", 1e30 if curvature == "exact" else 0)
     matrix, graph, knn = small_problem(True, None)
     kw = dict(lambda_lineage=0.5, lambda_instance=0.2, reg=3e-2, biases=True, random_state=0)
     fast = LRMF(3, **kw, tol=1e-10, max_iter=500).fit(matrix, graph, knn)
@@ -243,3 +247,27 @@ def test_importing_lrmf_and_embed_does_not_import_torch():
             "print(bad); sys.exit(1 if bad else 0)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_spectral_start_recovers_the_planted_factors():
+    data = make_lineage_data(80, 300, 3, random_state=4)
+    model = LRMF(3, random_state=0, max_iter=1)
+    captured = {}
+    original = FastSolver.run
+
+    def capture(self, P, Q, *args):
+        captured["problem"] = self.p
+        return original(self, P, Q, *args)
+
+    FastSolver.run = capture
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(data.matrix)
+    finally:
+        FastSolver.run = original
+    P, Q = spectral_init(captured["problem"], np.random.default_rng(0))
+    assert P.shape == (80, 3) and Q.shape == (300, 3)
+    # The start's logits already rank the true probabilities well (a random start: AUC ~0.5).
+    truth = data.true_proba(data.matrix.models)
+    assert auc((truth > 0.5).astype(float), P @ Q.T) > 0.9
