@@ -69,26 +69,39 @@ _python_showwarning = warnings.showwarning
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point: run the CLI, turning library errors into clear messages (exit code 2)."""
+    """Entry point of ``hub-lineage``: library errors become clear messages (exit code 2)."""
+    return run_command(cli, argv, "hub-lineage")
+
+
+def run_command(command: click.Command, argv: list[str] | None, prog_name: str, *,
+                usage_exit_code: int | None = None) -> Any:
+    """Run a click command the way every hub-lineage entry point does.
+
+    hub-lineage's own warnings print as one ``Warning: ...`` line; a :class:`HubLineageError`
+    prints ``Error: <message>`` and exits 2 (``HUB_LINEAGE_DEBUG=1`` re-raises it for the
+    traceback). ``usage_exit_code`` overrides click's exit code for its usage errors
+    (``mergekit-preflight`` reserves 1 for a failed gate, so all bad input exits 2 there).
+    """
     with warnings.catch_warnings():  # restores the caller's warning state (tests call main in-process)
         warnings.showwarning = _show_warning
         for category in (LineageWarning, DataWarning):
             warnings.simplefilter("always", category)  # each repair is worth saying every run
-        return _run(argv)
+        return _run(command, argv, prog_name, usage_exit_code)
 
 
-def _run(argv: list[str] | None) -> Any:
+def _run(command: click.Command, argv: list[str] | None, prog_name: str,
+         usage_exit_code: int | None) -> Any:
     debug = os.environ.get("HUB_LINEAGE_DEBUG", "") not in ("", "0")
     try:
-        return cli.main(args=argv, prog_name="hub-lineage", standalone_mode=False)
+        return command.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
+        sys.exit(usage_exit_code if usage_exit_code is not None else exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(1)
+        sys.exit(usage_exit_code if usage_exit_code is not None else 1)
     except HubLineageError as exc:
         if debug:
             raise

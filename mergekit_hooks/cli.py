@@ -8,13 +8,12 @@ Nothing heavy is imported unless ``--merge`` or ``--validate-with-mergekit`` is 
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
 import click
 
-from hub_lineage.errors import HubLineageError, InvalidInputError
+from hub_lineage.errors import InvalidInputError
 
 EXAMPLES = """\b
 Examples:
@@ -145,24 +144,9 @@ def render(result: Any, benchmarks: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: exit 0 when all gates pass, 1 when one fails, 2 on bad input."""
-    debug = os.environ.get("HUB_LINEAGE_DEBUG", "") not in ("", "0")
-    try:
-        code = preflight_command.main(args=argv, prog_name="mergekit-preflight", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(2)
-    except HubLineageError as exc:
-        if debug:
-            raise
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    from hub_lineage.cli import run_command
+
+    code = run_command(preflight_command, argv, "mergekit-preflight", usage_exit_code=2)
     sys.exit(code if isinstance(code, int) else 0)
 
 
