@@ -52,8 +52,11 @@ SETTING_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
 #: Inner folds for tuning and calibration: 1 = a single validation split (large settings).
 SETTING_INNER = {"heterogeneous": 1, "homogeneous": 3}
 SETTING_GRIDS: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
-    "heterogeneous": {"lrmf": ({"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
-    "homogeneous": {"lrmf": ({"lambda_lineage": 1e-4}, {"lambda_lineage": 1e-3}, {"lambda_lineage": 1e-2})},
+    # lineage weight, and the weight of the leaderboard's root edges ("Base Model" = family root)
+    "heterogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}}
+                                    for lam, root in ((0.1, 0.5), (0.1, 1.0), (0.1, 2.0), (0.3, 1.0)))},
+    "homogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}}
+                                  for lam in (1e-3, 1e-2, 1e-1) for root in (0.5, 1.0))},
     # how strongly every factor is pulled to the population mean (splits.with_population; 0 = off)
     "instance": {"lrmf": ({"relation_weights": {"merge": 0.0}}, {"relation_weights": {"merge": 0.3}},
                           {"relation_weights": {"merge": 1.0}})},

@@ -135,7 +135,7 @@ class LRMF:
         # One float32 copy each (no float64 or broadcast temporaries: 260 MB each at 65M cells).
         w = np.empty(values.shape, dtype=np.float32)
         np.multiply(mask, (counts / np.float32(scale)).astype(np.float32)[None, :], out=w)
-        y = np.nan_to_num(values.astype(np.float32, copy=True), copy=False, nan=0.0)
+        y = np.where(mask, values, np.float32(0)).astype(np.float32, copy=False)  # one pass (nan_to_num: 3)
         observed_rows = mask.any(axis=1)
         del mask
         kappa = _chance_levels(self.chance, matrix.item_benchmarks)

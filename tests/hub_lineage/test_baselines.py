@@ -117,7 +117,7 @@ def test_ncf_learns_factor_signal():
                           np.array([100.0, 100.0, 100.0]), model_meta=meta)
     train = m.select_models(m.models[:100])
     train.model_meta = meta
-    ncf = NCF(epochs=60, batch_size=128, random_state=0).fit(train)
+    ncf = NCF(epochs=25, batch_size=256, lr=2e-2, random_state=0).fit(train)
     pred = ncf.predict_proba(m.models[100:])
     assert np.corrcoef(pred.mean(1), true[100:].mean(1))[0, 1] > 0.8
     assert ncf.loss_curve_[-1] < ncf.loss_curve_[0]
