@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `import
 from hub_server import HubServer  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+# The real data: ../shared/data beside the checkout, or HUB_LINEAGE_DATA (as scripts/demo reads it).
+SHARED_DATA = Path(os.environ.get("HUB_LINEAGE_DATA")
+                   or Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
 
 
 @pytest.fixture(autouse=True)
@@ -64,7 +67,7 @@ def shared_data() -> Path:
     """``../shared/data`` (the project's real data), or skip when this checkout lacks it."""
     path = SHARED_DATA.resolve()
     if not path.is_dir():
-        pytest.skip(f"real data not found at {path} (expected ../shared/data beside the repo)")
+        pytest.skip(f"real data not found at {path} (expected ../shared/data beside the repo, or set HUB_LINEAGE_DATA)")
     return path
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from hub_lineage.cli import main
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from conftest import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
 CONTENTS = DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
 EDGES = DATA / "hf_lineage_edges_2025-06.csv"
 
