@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from hub_lineage import metrics, splits
+from hub_lineage import metrics, side_graph, splits
 from hub_lineage.baselines import MeanBaseline, get_method
 from hub_lineage.errors import InvalidInputError, NoLineageError, RepoNotFoundError
 from hub_lineage.graph import LineageGraph
@@ -43,8 +43,15 @@ _LRMF_INSTANCE = {"n_factors": 8, "reg": 1e-4, "biases": True, "lambda_lineage":
 
 #: Per-setting fixed parameters and tuning grids. The grids are searched on the training models of
 #: each fold only; the fixed parameters were chosen once from the method's design, not from tests.
+# Side-information nodes (hub_lineage.side_graph) in LRMF's model graph: one node per (architecture,
+# size bucket), per model type and per chat-template flag. Weights chosen on validation splits of
+# training models only (docs/results.md lists every variant tried).
+_SIDE_HETEROGENEOUS = {"arch_size": 0.03, "type": 0.01, "chat_template": 0.01}
+_SIDE_HOMOGENEOUS = {"type": 0.2, "chat_template": 0.2}
+
 SETTING_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
-    "heterogeneous": {"lrmf": {**_LRMF_AGGREGATE}, "mf": {**_LRMF_AGGREGATE}, "mla": {"fallback": "mean"}},
+    "heterogeneous": {"lrmf": {**_LRMF_AGGREGATE, "side": _SIDE_HETEROGENEOUS}, "mf": {**_LRMF_AGGREGATE},
+                      "mla": {"fallback": "mean"}},
     "homogeneous": {"lrmf": {**_LRMF_AGGREGATE}, "mf": {**_LRMF_AGGREGATE}, "mla": {"fallback": "mean"}},
     "instance": {"lrmf": {**_LRMF_INSTANCE}, "mf": {**_LRMF_INSTANCE}, "mla": {"fallback": "mean"},
                  "parent": {"fallback": "mean"}, "ncf": {"epochs": 3, "batch_size": 4096}},
@@ -55,7 +62,8 @@ SETTING_GRIDS: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
     # lineage weight, and the weight of the leaderboard's root edges ("Base Model" = family root)
     "heterogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}}
                                     for lam, root in ((0.1, 0.5), (0.1, 1.0), (0.1, 2.0), (0.3, 1.0)))},
-    "homogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}}
+    "homogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}, "side": side}
+                                  for side in ({}, _SIDE_HOMOGENEOUS)
                                   for lam in (1e-3, 1e-2, 1e-1) for root in (0.5, 1.0))},
     # how strongly every factor is pulled to the population mean (splits.with_population; 0 = off)
     "instance": {"lrmf": ({"relation_weights": {"merge": 0.0}}, {"relation_weights": {"merge": 0.3}},
@@ -205,6 +213,18 @@ def estimator_factory(method: str, params: dict[str, Any], seed: int) -> Callabl
     return make
 
 
+def method_graph(params: dict[str, Any], matrix: ObservationMatrix, graph: LineageGraph
+                 ) -> tuple[dict[str, Any], LineageGraph]:
+    """Split a method's ``params`` into estimator parameters and the graph it fits on.
+
+    A ``"side"`` entry (side key -> weight, :mod:`hub_lineage.side_graph`) adds the metadata
+    nodes of every model of ``matrix`` (test models too: metadata is not a score) to ``graph``.
+    """
+    params = dict(params)
+    side = params.pop("side", None)
+    return params, side_graph.augment(graph, matrix.model_meta, matrix.models, side)
+
+
 def predict_held_out(make: Callable[[], Any], matrix: ObservationMatrix, graph: LineageGraph,
                      test: Sequence[str], instance_graph: Any = None) -> np.ndarray:
     """Fit on ``matrix`` without ``test``; item-level predictions for ``test`` (n_test, n_items)."""
@@ -269,11 +289,13 @@ def _tune_and_calibrate(method: str, task: Task, graph: LineageGraph, test: Sequ
     best: tuple[float, dict[str, Any], np.ndarray] | None = None
     for point in grid:
         params = {**base, **point}
-        make = estimator_factory(method, params, seed)
+        fit_params, fit_graph = method_graph(params, task.matrix, graph)
+        make = estimator_factory(method, fit_params, seed)
         if n_inner == 1:
-            pred = train.benchmark_scores(predict_held_out(make, train, graph, inner, task.instance_graph))
+            pred = train.benchmark_scores(predict_held_out(make, train, fit_graph, inner, task.instance_graph))
         else:
-            pred = cross_validated_predictions(make, train, graph, inner, n_inner, seed + 1, task.instance_graph)
+            pred = cross_validated_predictions(make, train, fit_graph, inner, n_inner, seed + 1,
+                                               task.instance_graph)
         score = metrics.score_table(pred, actual, train.benchmarks)["pearson_all"]
         score = -np.inf if np.isnan(score) else score
         if best is None or score > best[0]:
@@ -307,7 +329,8 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
             if opts.progress:
                 opts.progress(f"seed {seed} {method} fold {k + 1}/{len(folds)}")
             params, intervals = _tune_and_calibrate(method, task, graph, fold, seed, opts)
-            items = predict_held_out(estimator_factory(method, params, seed), task.matrix, graph, fold)
+            fit_params, fit_graph = method_graph(params, task.matrix, graph)
+            items = predict_held_out(estimator_factory(method, fit_params, seed), task.matrix, fit_graph, fold)
             rows = [pos[m] for m in fold]
             pred[rows] = task.matrix.benchmark_scores(items)
             if intervals is not None:

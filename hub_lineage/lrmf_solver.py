@@ -1,8 +1,11 @@
 """The fast LRMF solver: alternating Gauss-Newton half-steps over blocked float32 passes.
 
-Each half-step (model side, then item side) makes ONE pass over the dense observations in row
-blocks: logits by a float32 BLAS matmul, the per-cell loss, gradient and curvature by in-place
-ufuncs (no per-cell temporaries beyond a few block buffers), and the gradient by a second matmul.
+Each half-step (model side, then item side) makes ONE pass over the dense observations in tiles
+of ~128K cells spread over a few threads (single-threaded BLAS each; :mod:`hub_lineage.threads`):
+logits by a float32 matmul, the per-cell loss, gradient and curvature by in-place ufuncs (no
+temporaries beyond three tile buffers per thread), and the gradient by a second matmul. The fit
+starts from :func:`spectral_init` (a randomized SVD of the centred observations), past the
+``U = V = 0`` saddle where small random starts stall.
 The Newton system of the side being updated couples its rows through the Laplacian::
 
     (blockdiag(H_r) + 2 L + 2 reg I) delta = -grad
@@ -41,7 +44,6 @@ _TILE_CELLS = 1 << 17       # cells per tile of a pass
 _TILE_COLS = 4096            # columns per tile
 _BLOCK_CELLS = 1 << 19      # cells per row block of the spectral start's passes
 _EXACT_FLOPS = 2e7          # per-pass budget for exact per-row curvature blocks (else shared)
-_SHRINK = __import__('os').environ.get('LRMF_SHRINK', '1') == '1'
 _CLIP = np.float32(80.0)    # exp(80) is finite in float32; |logit| > 80 never happens in a fit
 
 
@@ -412,11 +414,6 @@ def spectral_init(problem: Problem, rng: np.random.Generator, power: int = 1) ->
     S = np.sqrt(np.maximum(lam[order], 0))
     Ua = W[:, order]
     Vt = (Ua.T @ B) / np.maximum(S, 1e-12)[:, None]
-    if _SHRINK:
-        # Soft-threshold at the noise's spectral norm ~ sigma (sqrt n + sqrt m), sigma^2 = 16 p (1 - p):
-        # the unshrunk start put noise directions into the logits (objective 11,536 vs 2,033 at the end).
-        sigma = 4.0 * np.sqrt(float(np.mean(mean * (1 - mean))))
-        S = np.maximum(S - sigma * (np.sqrt(n) + np.sqrt(m)), 0.0)
     root = np.sqrt(S[:rank])
     P = np.zeros((n, k))
     Q = np.zeros((m, k))

@@ -242,10 +242,12 @@ class Predictor:
         say = progress or (lambda msg: None)
         matrix, graph = _training_data(store_or_matrix, graph)
         hyper = {**default_params(seed), **params}
-        fit_graph = splits.relevant_graph(graph, matrix.models)
+        lineage_graph = splits.relevant_graph(graph, matrix.models)
+        # the same metadata nodes as the evaluation (hub_lineage.side_graph via "side")
+        lrmf_params, fit_graph = evaluation.method_graph(hyper, matrix, lineage_graph)
 
         def make_estimator() -> LRMF:
-            return LRMF(**hyper)
+            return LRMF(**lrmf_params)
 
         say(f"fitting LRMF on {len(matrix.models)} models, {len(fit_graph)} lineage nodes")
         with warnings.catch_warnings():
@@ -254,7 +256,7 @@ class Predictor:
         scores = matrix.benchmark_scores()
         benchmarks = matrix.benchmarks
         intervals = ConformalIntervals(coverage)
-        eligible = splits.eligible_models(matrix.models, fit_graph)
+        eligible = splits.eligible_models(matrix.models, lineage_graph)
         if calibrate and len(eligible) >= 2 * n_folds:
             say(f"calibrating intervals: {n_folds}-fold cold-start predictions of {len(eligible)} models")
             with warnings.catch_warnings():

@@ -73,12 +73,39 @@ NOTES = [
     "models. LRMF's graph there has a virtual `<population>` node linked to every model (merge edges) "
     "whose weight (0 = off) the validation picks: it pulls a cold-start factor toward the population "
     "mean as well as the parent.",
+    "- Side information (`hub_lineage/side_graph.py`, used by the evaluation and by `Predictor.fit` alike): "
+    "LRMF's model graph also has one virtual node per (architecture, size bucket), per leaderboard model "
+    "type and per chat-template flag, linked to every member (scored and test models: metadata is not a "
+    "score) by an edge of a small weight, so a cold-start model is pulled toward models like it as well "
+    "as toward its relatives. Heterogeneous: fixed weights arch_size 0.03, type 0.01, chat_template 0.01; "
+    "homogeneous: the per-fold grid chooses between no side nodes and type 0.2 + chat_template 0.2. "
+    "MLA, MF and NCF are unchanged (MLA walks the lineage graph only; NCF already reads the metadata).",
+    "- How the side weights were chosen: only on validation splits of training models, never on test "
+    "folds, with `scripts/validate_side_graph.py SETTING scripts/side_graph_variants/FILE.json N_FOLDS` "
+    "(seed 0; heterogeneous: first 2 outer folds, a validation fifth of their training models; "
+    "homogeneous: all 5 outer folds, 3-fold inner CV). Every variant tried, validation pearson_all "
+    "(lam = lambda_lineage, root 1 unless said; w = side weight). Heterogeneous, lam 0.1: none 0.889; "
+    "arch_size+type+chat 0.3 each 0.869; the same at 1.0: the fit diverged (NaN); arch_size 0.01/0.03/0.1: "
+    "0.892/0.892/0.891; type 0.01/0.03/0.1: 0.893/0.891/0.886; chat_template 0.01/0.03/0.1: 0.892/0.891/0.886; "
+    "all three 0.03: 0.892; type+chat 0.01 + arch_size 0.03: 0.895 (chosen); type+chat 0.01 + arch_size 0.1: "
+    "0.895; type+chat 0.003 + arch_size 0.03: 0.895; chat 0.01 + arch_size 0.03: 0.894; lam 0.3 with "
+    "type+chat 0.03 + arch_size 0.1: 0.893; n_factors 4 / 16 (no side): 0.888 / 0.889; degree normalisation "
+    "power 0.5: 0.889, power 1 at lam 0.3: 0.889, power 0.5 at lam 0.3: 0.890; MLA was not scored on these splits ("
+    "see the tables for MLA on test folds). Homogeneous (MLA 0.463): lam 0.01 none 0.483, type+chat 0.003/0.01/0.03/0.1/0.2/0.3/1/3: "
+    "0.483/0.485/0.489/0.498/0.499/0.496/0.445/0.333; all three (with arch_size) 0.003/0.01/0.03/0.1/0.3/1/3: "
+    "0.483/0.485/0.490/0.494/0.478/0.393/0.255; chat alone 0.1/0.2/0.3: 0.490/0.493/0.492; type alone "
+    "0.1/0.2/0.3: 0.495/0.502/0.505; lam 0.1 none 0.464, type+chat 0.003-0.03: 0.464-0.467; lam 0.001 none "
+    "0.455, type+chat 0.1/0.3/1/3: 0.474/0.485/0.456/0.368, all three: 0.472/0.469/0.409/0.302; n_factors 4 / 16 "
+    "with type+chat 0.1: 0.503/0.497; root 0.5 with type+chat 0.2: 0.505; lam 0.03 / 0.003 with type+chat "
+    "0.2: 0.489/0.499. Strong side weights (1-3) raise the per-benchmark correlations a lot (IFEval "
+    "0.18 -> 0.44, MATH 0.09 -> 0.46 at lam 0.01) but lower pearson_all, the tuned target.",
     "- `--seeds N` reshuffles the folds (k-fold settings) or re-initialises the fits (instance).",
     "- Noise ablation: after removing edges, models left without any scored relative are no longer "
     "eligible and are not tested, so the tested set shrinks to the better-connected models; that is "
     "why heavy removal can raise the correlation. Added edges join random pairs of scored models.",
-    "- Runtime on the 2 shared cores of the development machine: about 8 minutes for the "
-    "heterogeneous setting, 2 minutes for the homogeneous one and 10 for the instance setting (5 seeds).",
+    "- Runtime on the 2 shared cores of the development machine (5 seeds): about 14 minutes for the "
+    "heterogeneous setting (the side nodes roughly double each LRMF fit), 1 to 2 minutes for the homogeneous "
+    "one and 10 for the instance setting.",
 ]
 
 

@@ -103,6 +103,11 @@ def is_repo_id(text: str) -> bool:
     return True
 
 
+def _flag(value: Any) -> bool | None:
+    text = str(value).strip().lower()
+    return True if text == "true" else False if text == "false" else None
+
+
 def _entry(row: dict[str, Any]) -> LeaderboardEntry | None:
     model = str(row.get("fullname") or "").strip()
     if not model or not is_repo_id(model):
@@ -119,6 +124,7 @@ def _entry(row: dict[str, Any]) -> LeaderboardEntry | None:
         "params_b": params if params is not None and params > 0 else None,
         "type": str(row.get("Type") or "").strip() or None,
         "merged": str(row.get("Merged")).strip().lower() == "true",
+        "chat_template": _flag(row.get("Chat Template")),
     }
     base = str(row.get("Base Model") or "").strip()
     root_is_merge = base.endswith("(Merge)")

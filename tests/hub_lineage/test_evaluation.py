@@ -207,3 +207,20 @@ def test_population_node_leaves_parent_walks_alone():
     assert len(pop.edges) == len(graph.edges) + len(matrix.models)
     mla = baselines.MLA(direction="parents").fit(matrix.without_models(["org/base0-it"]), pop)
     np.testing.assert_allclose(mla.predict_proba(["org/base0-it"])[0], matrix.values[0])
+
+
+def test_side_information_nodes_join_the_fit_graph_but_not_eligibility():
+    matrix, graph = _family()
+    matrix.model_meta = {m: {"type": "chat" if "A" in m else "base"} for m in matrix.models}
+    params, fit_graph = evaluation.method_graph({"n_factors": 2, "side": {"type": 0.1}}, matrix, graph)
+    assert params == {"n_factors": 2}
+    assert "<meta:type:chat>" in fit_graph and "<meta:type:chat>" not in graph
+    # the orphan joined a metadata group, yet it stays untestable: eligibility reads lineage only
+    task = evaluation.prepare(matrix, graph, "heterogeneous")
+    assert "org/orphan" in fit_graph and "org/orphan" not in task.eligible
+    assert "side" in evaluation.SETTING_PARAMS["heterogeneous"]["lrmf"]
+    opts = evaluation.ProtocolOptions(coverage=None, tune=False,
+                                      params={"lrmf": {"n_factors": 2, "reg": 1e-4, "biases": True, "max_iter": 20,
+                                                       "side": {"type": 0.1}}})
+    result = evaluation.evaluate(task, ["lrmf"], seeds=1, options=opts)
+    assert result.summary()["lrmf"]["pearson_all"]["mean"] > 0.8
