@@ -32,7 +32,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.optimize
 import scipy.sparse as sp
 
 
@@ -152,6 +151,8 @@ def fit_reference(problem: Problem, P0: np.ndarray, Q0: np.ndarray, max_iter: in
 
     Returns ``(P, Q, loss_curve, n_iter, converged)``.
     """
+    import scipy.optimize  # 0.6 s of imports: only the reference fit needs it, never predict
+
     shape_p, shape_q = P0.shape, Q0.shape
     split = P0.size
 
