@@ -18,12 +18,14 @@ from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from hub_lineage.errors import DataFormatError, InvalidInputError, LineageWarning
+
+if TYPE_CHECKING:  # scipy costs ~0.7 s of imports: only adjacency()/laplacian() load it
+    import scipy.sparse as sp
 
 
 class Relation(str, Enum):
@@ -346,8 +348,28 @@ class LineageGraph:
         quantized child is mapped onto its parent's row when that parent is indexed (same weights,
         so they are one node), and the quantized edge itself disappears.
         """
+        import scipy.sparse as sp
+
         pos = index if isinstance(index, Mapping) else {node: i for i, node in enumerate(index)}
-        n = len(pos)
+        rows, cols, vals = self.adjacency_entries(pos, relations=relations, relation_weights=relation_weights,
+                                                  collapse_quantized=collapse_quantized)
+        return sp.csr_matrix((vals, (rows, cols)), shape=(len(pos), len(pos)))
+
+    def adjacency_entries(
+        self,
+        index: Mapping[str, int] | Sequence[str],
+        *,
+        relations: Iterable[Relation | str] | None = None,
+        relation_weights: Mapping[str, float] | None = None,
+        collapse_quantized: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The entries of :meth:`adjacency` as coordinates, without scipy (same options).
+
+        Returns ``rows``, ``cols`` (int64) and ``vals`` (float64), each of shape (2 * n_edges,):
+        every edge appears in both directions, and duplicates are to be summed (as the sparse
+        :meth:`adjacency` does), so ``A[rows[k], cols[k]] += vals[k]`` rebuilds ``A``.
+        """
+        pos = index if isinstance(index, Mapping) else {node: i for i, node in enumerate(index)}
         allowed = None if relations is None else {Relation.parse(r) for r in relations}
         weights = {r.value: 1.0 for r in Relation}
         weights[ROOT] = 0.5
@@ -376,7 +398,8 @@ class LineageGraph:
                 rows += (i, j)
                 cols += (j, i)
                 vals += (w, w)
-        return sp.csr_matrix((np.asarray(vals, dtype=np.float64), (rows, cols)), shape=(n, n))
+        return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                np.asarray(vals, dtype=np.float64))
 
     def _collapsed(self, node: str, pos: Mapping[str, int]) -> str:
         target = self.canonical(node)
@@ -391,6 +414,8 @@ class LineageGraph:
         collapse_quantized: bool = True,
     ) -> sp.csr_matrix:
         """Graph Laplacian ``L = D - A`` (n x n, symmetric) of :meth:`adjacency` (same options)."""
+        import scipy.sparse as sp
+
         adjacency = self.adjacency(index, relations=relations, relation_weights=relation_weights,
                                    collapse_quantized=collapse_quantized)
         degree = np.asarray(adjacency.sum(axis=1)).ravel()

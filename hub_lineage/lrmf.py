@@ -20,19 +20,20 @@ import json
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from hub_lineage.benchmarks import BY_KEY
 from hub_lineage.errors import InvalidInputError, ModelFitError, NoLineageError, NotFittedError
 from hub_lineage.graph import LineageGraph
 from hub_lineage.lrmf_foldin import fold_in_params
-from hub_lineage.lrmf_reference import Problem, fit_reference
-from hub_lineage.lrmf_solver import FastSolver, spectral_init
 from hub_lineage.matrix import ObservationMatrix
+
+if TYPE_CHECKING:  # scipy and the solvers load in fit() only: predicting never needs them
+    import scipy.sparse as sp
+
+    from hub_lineage.lrmf_reference import Problem
 
 _FORMAT = "hub-lineage-lrmf/1"
 
@@ -108,6 +109,11 @@ class LRMF:
         callback : callable(iteration: int, loss: float) or None
             Called after every iteration.
         """
+        import scipy.sparse as sp
+
+        from hub_lineage.lrmf_reference import Problem, fit_reference
+        from hub_lineage.lrmf_solver import FastSolver
+
         self._check_params()
         values = matrix.values
         n_models, n_items = values.shape
@@ -185,6 +191,8 @@ class LRMF:
     def _init_params(self, problem: Problem, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
         # Spectral start for the evaluated rows; unevaluated nodes start at 0, so adding them to
         # the graph does not change the starting point of everything else.
+        from hub_lineage.lrmf_solver import spectral_init
+
         P_obs, Q = spectral_init(problem, np.random.default_rng(self.random_state))
         P = np.zeros((n_nodes, problem.width))
         P[:problem.n_rows] = P_obs
@@ -320,6 +328,8 @@ def _chance_levels(chance: str | None, item_benchmarks: Sequence[str]) -> np.nda
 
 
 def _item_laplacian(graph: sp.spmatrix, n_items: int) -> sp.csr_matrix:
+    import scipy.sparse as sp
+
     adjacency = sp.csr_matrix(graph, dtype=np.float64)
     if adjacency.shape != (n_items, n_items):
         raise InvalidInputError(f"instance_graph has shape {adjacency.shape}, but the matrix has "
@@ -334,6 +344,8 @@ def _item_laplacian(graph: sp.spmatrix, n_items: int) -> sp.csr_matrix:
 
 def _supported(lap: sp.csr_matrix, observed: np.ndarray, n_nodes: int) -> np.ndarray:
     """Nodes that are observed or connected to an observed node."""
+    from scipy.sparse.csgraph import connected_components
+
     observed = np.concatenate([observed, np.zeros(n_nodes - len(observed), dtype=bool)])
     if lap.nnz == 0:
         return observed

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import sys
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
@@ -13,32 +12,16 @@ if TYPE_CHECKING:
     from hub_lineage.hub import HubClient
     from hub_lineage.store import Store
 
-#: The Hub dataset the Open LLM Leaderboard publishes its model table in.
-CONTENTS_DATASET = "open-llm-leaderboard/contents"
-
 
 def pull_leaderboard(store: Store, hub: HubClient | None = None) -> None:
-    """Ingest ``open-llm-leaderboard/contents`` and the lineage of its models from the Hub.
+    """The first-run pull (:func:`hub_lineage.sources.contents_hub.pull_leaderboard`) with a progress bar."""
+    from hub_lineage.sources.contents_hub import pull_leaderboard as pull
 
-    The table's parquet files are downloaded into a temporary directory and ingested as any local
-    contents file; then each model's ancestors are resolved (cached by :class:`HubClient`) and
-    their edges stored, with a progress bar.
-    """
-    from hub_lineage.graph import LineageGraph
-    from hub_lineage.hub import HubClient
+    def bar(models: list[str]) -> Iterator[str]:
+        with click.progressbar(models, label="Resolving lineage", file=sys.stderr) as items:
+            yield from items
 
-    client = hub if hub is not None else HubClient()
-    api = client.api
-    files = [f for f in api.list_repo_files(CONTENTS_DATASET, repo_type="dataset") if f.endswith(".parquet")]
-    with tempfile.TemporaryDirectory() as tmp:
-        local = [Path(api.hf_hub_download(CONTENTS_DATASET, f, repo_type="dataset", local_dir=tmp)) for f in files]
-        store.ingest_paths(local)
-    graph = LineageGraph()
-    models = store.models()
-    with click.progressbar(models, label="Resolving lineage", file=sys.stderr) as bar:
-        for model in bar:
-            graph.update(client.resolve(model))
-    store.add_edges(graph.edges)
+    pull(store, hub, progress=bar)
 
 
 @click.command("fit")
