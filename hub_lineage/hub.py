@@ -248,22 +248,11 @@ class HubClient:
 
     def _call(self, repo_id: str, what: str, request: Callable[[], T]) -> T:
         """Run ``request`` with retries; translate huggingface_hub's errors into ours."""
-        attempt = 0
-        while True:
-            try:
-                return request()
-            except Exception as exc:  # classified below; anything unknown is re-raised as is
-                kind, status, retry_after = _classify(exc)
-                if kind == "unknown":
-                    raise
-                if kind == "transient" and attempt < self.max_retries:
-                    wait = self.backoff_s * (2 ** attempt)
-                    if retry_after is not None:
-                        wait = max(wait, min(float(retry_after), self.max_backoff_s))
-                    time.sleep(min(wait, self.max_backoff_s))
-                    attempt += 1
-                    continue
-                raise self._translate(kind, status, repo_id, what, attempt) from None
+        try:
+            return call_with_retries(request, max_retries=self.max_retries, backoff_s=self.backoff_s,
+                                     max_backoff_s=self.max_backoff_s)
+        except HubRequestFailed as failed:
+            raise self._translate(failed.kind, failed.status, repo_id, what, failed.attempts) from None
 
     def _translate(self, kind: str, status: int | None, repo_id: str, what: str, attempts: int) -> Exception:
         where = f"the Hub at {self.endpoint}"
@@ -320,6 +309,40 @@ class HubClient:
             tmp.replace(path)  # atomic: a reader never sees half a record
         except OSError as exc:
             warnings.warn(f"Could not write the Hub cache record {path}: {exc}.", LineageWarning, stacklevel=3)
+
+
+class HubRequestFailed(Exception):
+    """A Hub request failed for a known reason (``kind`` as in :func:`_classify`) after retries."""
+
+    def __init__(self, kind: str, status: int | None, attempts: int) -> None:
+        super().__init__(kind, status)
+        self.kind, self.status, self.attempts = kind, status, attempts
+
+
+def call_with_retries(request: Callable[[], T], *, max_retries: int = 3, backoff_s: float = 1.0,
+                      max_backoff_s: float = 30.0) -> T:
+    """Run one huggingface_hub request, retrying 429, 5xx and timeouts with exponential backoff.
+
+    Raises :class:`HubRequestFailed` (kind, HTTP status, attempts made - 1) for a classified
+    failure, so each caller words its own message; unknown exceptions propagate unchanged.
+    ``Retry-After`` is honoured up to ``max_backoff_s``.
+    """
+    attempt = 0
+    while True:
+        try:
+            return request()
+        except Exception as exc:  # classified below; anything unknown is re-raised as is
+            kind, status, retry_after = _classify(exc)
+            if kind == "unknown":
+                raise
+            if kind == "transient" and attempt < max_retries:
+                wait = backoff_s * (2 ** attempt)
+                if retry_after is not None:
+                    wait = max(wait, min(float(retry_after), max_backoff_s))
+                time.sleep(min(wait, max_backoff_s))
+                attempt += 1
+                continue
+            raise HubRequestFailed(kind, status, attempt) from exc
 
 
 def _edges(record: dict[str, Any]) -> list[Edge]:

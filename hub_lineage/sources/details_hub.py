@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DETAILS_SUFFIX = "-details"
+#: Retries of a rate-limited (429), failing (5xx) or timed-out request, and the first wait (doubling).
+RETRIES = 3
+BACKOFF_S = 1.0
 
 
 def is_details_repo_id(text: str) -> bool:
@@ -99,15 +102,13 @@ def fetch_details(repo_id: str, *, api: HfApi | None = None, dest: str | Path | 
 
 
 def _call(repo_id: str, what: str, request: Callable[[], T]) -> T:
-    """Run one huggingface_hub request, turning its errors into hub-lineage's."""
-    from hub_lineage.hub import _classify  # the Hub client's error classification, shared
+    """Run one huggingface_hub request with the Hub client's retries, turning errors into ours."""
+    from hub_lineage.hub import HubRequestFailed, call_with_retries
 
     try:
-        return request()
-    except Exception as exc:  # classified below; anything unknown is re-raised as is
-        kind, status, _ = _classify(exc)
-        if kind == "unknown":
-            raise
+        return call_with_retries(request, max_retries=RETRIES, backoff_s=BACKOFF_S)
+    except HubRequestFailed as failed:
+        kind, status = failed.kind, failed.status
         page = f"https://huggingface.co/datasets/{repo_id}"
         if kind == "gated":
             raise GatedRepoError(
@@ -124,4 +125,5 @@ def _call(repo_id: str, what: str, request: Callable[[], T]) -> T:
             raise HubUnavailableError(f"Cannot download {what} of {repo_id!r}: huggingface_hub is in offline "
                                       "mode (HF_HUB_OFFLINE).") from None
         detail = f"HTTP {status}" if status else "timeout or connection error"
-        raise HubUnavailableError(f"Cannot download {what} of {repo_id!r} from the Hub: {detail}.") from None
+        raise HubUnavailableError(f"Cannot download {what} of {repo_id!r} from the Hub: {detail} after "
+                                  f"{failed.attempts + 1} attempt(s).") from None
