@@ -2,6 +2,9 @@
 
 Kept apart from the estimator because it is the interactive path (``hub-lineage predict``): it
 touches only the new nodes' connected component and its fitted boundary, never the whole fit.
+A prediction re-solves a few hundred nodes at most, so without observations the system is built
+and solved densely with numpy alone (:func:`_solve_dense`): importing scipy.sparse would cost more
+(~0.7 s) than the whole prediction. Larger systems and k-shot fold-ins use scipy.sparse.
 """
 
 from __future__ import annotations
@@ -11,18 +14,18 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg  # noqa: F401  (sp.linalg.spsolve)
-from scipy.sparse.csgraph import connected_components
 
 from hub_lineage.errors import InvalidInputError, NoLineageError
 from hub_lineage.graph import LineageGraph
-from hub_lineage.lrmf_reference import cell_terms
-from hub_lineage.lrmf_solver import solve_blocks
 from hub_lineage.matrix import ObservationMatrix
 
 if TYPE_CHECKING:
+    import scipy.sparse as sp
+
     from hub_lineage.lrmf import LRMF
+
+#: Most new nodes solved densely (float64 n x n: 32 MB at 2,000); above it, scipy.sparse.
+DENSE_MAX_NODES = 2000
 
 
 def fold_in_params(model: LRMF, graph: LineageGraph, models: list[str],
@@ -105,6 +108,78 @@ def _solve_new(model: LRMF, graph: LineageGraph, new: list[str], boundary: list[
     if not new:
         return {}
     new = [n for n in new if n in observed] + [n for n in new if n not in observed]
+    if not observed and len(new) <= DENSE_MAX_NODES:
+        return _solve_dense(model, graph, new, boundary, P_fit)
+    return _solve_sparse(model, graph, new, boundary, observed, observations, P_fit)
+
+
+def _local_entries(model: LRMF, graph: LineageGraph, order: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Adjacency entries (rows, cols, vals; duplicates summed) over ``order``, lambda included."""
+    if model.lambda_lineage > 0:
+        rows, cols, vals = graph.subgraph([o for o in order if o in graph]).adjacency_entries(
+            order, relation_weights=model.relation_weights, collapse_quantized=True)
+        return rows, cols, vals * float(model.lambda_lineage)
+    empty = np.zeros(0, dtype=np.int64)
+    return empty, empty, np.zeros(0)
+
+
+def _solve_dense(model: LRMF, graph: LineageGraph, new: list[str], boundary: list[str],
+                 P_fit: _FittedRows) -> dict[str, tuple[np.ndarray, bool]]:
+    """:func:`_solve_sparse` without observations, in numpy: the same system, solved densely."""
+    n = len(new)
+    rows, cols, vals = _local_entries(model, graph, new + boundary)
+    inner = rows < n  # entries of the new nodes' rows (the matrix is symmetric: columns follow)
+    rows, cols, vals = rows[inner], cols[inner], vals[inner]
+    to_new = cols < n
+    A_nn = np.zeros((n, n))
+    np.add.at(A_nn, (rows[to_new], cols[to_new]), vals[to_new])
+    degree = np.bincount(rows, weights=vals, minlength=n)
+    P_b = P_fit[[model.node_index_[b] for b in boundary]] if boundary else np.zeros((0, P_fit.width))
+    nb_rows, nb_cols, nb_vals = rows[~to_new], cols[~to_new] - n, vals[~to_new]
+    pull = np.zeros((n, P_fit.width))
+    np.add.at(pull, nb_rows, nb_vals[:, None] * P_b[nb_cols])
+    reg = float(model.reg)
+    # Harmonic extension: (L_NN + reg I) P_N = A_NB P_B (the fit's optimality condition).
+    system = np.diag(degree + reg) - A_nn
+    P_new = np.linalg.solve(system, pull) if reg > 0 or rows.size else np.zeros_like(pull)
+    ok = np.zeros(n, dtype=bool)
+    if boundary and nb_rows.size:
+        supported_b = np.array([model._supported[model.node_index_[b]] for b in boundary], dtype=bool)
+        # A_NB[i, b] > 0 after summing duplicate entries, as the sparse matrix sees it
+        cells, at = np.unique(nb_rows * len(boundary) + nb_cols, return_inverse=True)
+        summed = np.bincount(at.ravel(), weights=nb_vals, minlength=cells.size)
+        hit = (summed > 0) & supported_b[cells % len(boundary)]
+        ok[cells[hit] // len(boundary)] = True
+    if n > 1:
+        labels = _components(n, rows[to_new], cols[to_new])
+        ok = np.isin(labels, np.unique(labels[ok]))
+    return {node: (P_new[i], bool(ok[i])) for i, node in enumerate(new)}
+
+
+def _components(n: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Connected-component label per node (shape (n,)) of the undirected edges ``rows[k]-cols[k]``."""
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j in zip(rows.tolist(), cols.tolist()):
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[max(ri, rj)] = min(ri, rj)
+    return np.array([find(i) for i in range(n)], dtype=np.int64)
+
+
+def _solve_sparse(model: LRMF, graph: LineageGraph, new: list[str], boundary: list[str],
+                  observed: Mapping[str, int], observations: ObservationMatrix | None,
+                  P_fit: _FittedRows) -> dict[str, tuple[np.ndarray, bool]]:
+    import scipy.sparse as sp
+    import scipy.sparse.linalg  # noqa: F401  (sp.linalg.spsolve)
+    from scipy.sparse.csgraph import connected_components
+
     n_obs = sum(n in observed for n in new)
     order = new + boundary
     n = len(new)
@@ -143,6 +218,9 @@ def _newton_observed(model: LRMF, obs_nodes: list[str], observations: Observatio
                      observed: Mapping[str, int], Q: np.ndarray, lap: sp.csr_matrix, pull: np.ndarray,
                      P_new: np.ndarray, steps: int = 20) -> np.ndarray:
     """Newton steps (Fisher scoring, halving) on the new nodes' objective with their observations."""
+    from hub_lineage.lrmf_reference import cell_terms
+    from hub_lineage.lrmf_solver import solve_blocks
+
     item_pos = {it: j for j, it in enumerate(model.items_)}
     cols = np.array([item_pos.get(it, -1) for it in observations.items])
     keep = cols >= 0

@@ -434,18 +434,24 @@ class _LocalSystem:
         if not self.anchors:
             return []
         order = [n + _HELD_OUT for n in self.free] + self.anchors
-        adjacency = self.graph.adjacency(order, relation_weights=getattr(lrmf, "relation_weights", None)).tocsr()
+        rows, cols, vals = self.graph.adjacency_entries(order, relation_weights=getattr(lrmf, "relation_weights", None))
         nf = len(self.free)
         lam = float(getattr(lrmf, "lambda_lineage", 1.0) or 1.0)
         reg = float(getattr(lrmf, "reg", 0.0) or 0.0)
-        a_ff, a_fb = adjacency[:nf, :nf], adjacency[:nf, nf:]
-        degree = np.asarray(adjacency[:nf].sum(axis=1)).ravel()
-        # at most MAX_FREE_NODES unknowns: a dense solve, and no scipy.sparse.linalg import
-        system = np.diag(lam * degree + reg) - lam * a_ff.toarray()
+        # at most MAX_FREE_NODES unknowns: dense numpy, no scipy import (~0.7 s) on the predict path
+        inner = rows < nf
+        rows, cols, vals = rows[inner], cols[inner], vals[inner]
+        to_free = cols < nf
+        a_ff = np.zeros((nf, nf))
+        np.add.at(a_ff, (rows[to_free], cols[to_free]), vals[to_free])
+        degree = np.bincount(rows, weights=vals, minlength=nf)
+        system = np.diag(lam * degree + reg) - lam * a_ff
         rhs = np.zeros(nf)
         rhs[0] = 1.0  # row 0 of (system^-1 @ lam A_fb) = (system^-T e_0)^T lam A_fb
         row = np.linalg.solve(system.T, rhs)
-        weights = lam * np.asarray(a_fb.T @ row).ravel()
+        # weights = lam * A_fb^T @ row
+        weights = np.bincount(cols[~to_free] - nf, weights=lam * vals[~to_free] * row[rows[~to_free]],
+                              minlength=len(self.anchors))
         total = weights.sum()
         if total <= 0:
             return []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,9 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # so tests can `import
 from hub_server import HubServer  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-# The real data: ../shared/data beside the checkout, or HUB_LINEAGE_DATA (as scripts/demo reads it).
-SHARED_DATA = Path(os.environ.get("HUB_LINEAGE_DATA")
-                   or Path(__file__).resolve().parents[1] / ".." / "shared" / "data")
+from shared_data import SHARED_DATA  # noqa: E402  (HUB_LINEAGE_DATA honoured, as scripts/demo does)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,7 @@ import pytest
 
 from hub_lineage.cli import main
 
-from conftest import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
+from shared_data import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
 CONTENTS = DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
 EDGES = DATA / "hf_lineage_edges_2025-06.csv"
 

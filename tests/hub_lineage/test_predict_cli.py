@@ -13,7 +13,8 @@ from tiny_predictor import tiny_predictor_dir
 
 from hub_lineage.cli import cli, main
 
-HEAVY = ("torch", "transformers", "lm_eval", "sentence_transformers", "mergekit")
+# scipy too: scipy.sparse alone costs ~0.7 s of imports, half the 1.5 s budget of `predict` (issue 6)
+HEAVY = ("torch", "transformers", "lm_eval", "sentence_transformers", "mergekit", "scipy")
 
 
 @pytest.fixture(scope="module")

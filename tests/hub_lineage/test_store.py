@@ -17,7 +17,7 @@ from hub_lineage.graph import Edge, Relation
 from hub_lineage.sources.lm_eval import doc_hash, parse_date
 from hub_lineage.store import Store
 
-from conftest import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
+from shared_data import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
 CONTENTS = DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
 EDGES = DATA / "hf_lineage_edges_2025-06.csv"
 ROOT = Path(__file__).resolve().parents[2]
