@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from hub_lineage.cli import COMMANDS, cli, main
+from cli_runner import run_main  # noqa: E402  (tests/ is on sys.path via conftest)
 
 REPO = Path(__file__).resolve().parents[2]
 EDGES_CSV = "hf_lineage_edges_2025-06.csv"
@@ -18,13 +19,7 @@ EDGES_CSV = "hf_lineage_edges_2025-06.csv"
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
     """Run the real entry point (with its error handling) in-process."""
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(argv, capsys, main)
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))

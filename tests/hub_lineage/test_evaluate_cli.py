@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from hub_lineage.cli import main
+from cli_runner import run_main  # noqa: E402  (tests/ is on sys.path via conftest)
 
 from shared_data import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
 CONTENTS = DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
@@ -15,13 +15,7 @@ EDGES = DATA / "hf_lineage_edges_2025-06.csv"
 
 
 def _run(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        main(list(args))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_main(list(args), capsys, main)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from hub_lineage.cli import main
 from hub_lineage.store import Store
@@ -15,19 +14,14 @@ from hub_lineage.store import Store
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_lm_eval_source import DATE, DETAILS, details_dataset_files  # noqa: E402
 from test_store import write_run  # noqa: E402
+from cli_runner import run_main  # noqa: E402  (tests/ is on sys.path via conftest)
 
 REPO = Path(__file__).resolve().parents[2]
 KEYS = ["models", "instances", "observations_added", "observations_updated", "skipped", "edges_added"]
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+    return run_main(argv, capsys, main)
 
 
 def test_json_contract_and_idempotence(tmp_path: Path, capsys) -> None:

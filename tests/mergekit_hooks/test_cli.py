@@ -12,6 +12,7 @@ import yaml
 
 from hub_lineage.benchmarks import BENCHMARK_KEYS
 from mergekit_hooks.cli import main
+from cli_runner import run_main  # noqa: E402  (tests/ is on sys.path via conftest)
 
 from preflight_data import TINY_A, TINY_B
 
@@ -20,10 +21,7 @@ TIES = str(RECIPES / "ties_qwen.yml")
 
 
 def run(argv: list[str], capsys) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    out, err = capsys.readouterr()
-    return exit_.value.code, out, err
+    return run_main(argv, capsys, main)
 
 
 def test_fast_path_prints_json_and_imports_neither_torch_nor_mergekit(fitted):
