@@ -167,7 +167,6 @@ def test_k_shot_fold_in_uses_observations(data, split):
     train, held = split
     model = LRMF(6, lambda_lineage=0.05, reg=2e-3, random_state=0).fit(train, data.graph)
     target = held[0]
-    graph = data.graph.subgraph([n for n in data.graph.nodes if n not in model.node_index_ or n != target])
     row = data.matrix.select_models([target])
     shots = row.values.copy()
     shots[:, 40:] = np.nan

@@ -3,7 +3,6 @@ model names (the sample recipes' parents and the tiny merge's models) and synthe
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
