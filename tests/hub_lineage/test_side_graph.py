@@ -13,7 +13,7 @@ from hub_lineage.graph import LineageGraph, Relation
 from hub_lineage.lrmf import LRMF
 from hub_lineage.matrix import ObservationMatrix
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+from shared_data import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
 
 
 def test_size_buckets_and_groups():
