@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "evaluate": "hub_lineage.commands.evaluate:evaluate",
     "lineage": "hub_lineage.commands.lineage:lineage",
     "ingest": "hub_lineage.commands.ingest:ingest",
+    "export": "hub_lineage.commands.export:export",
     "eval": "hub_lineage.commands.eval:eval_command",
     "fit": "hub_lineage.commands.fit:fit",
     "predict": "hub_lineage.commands.predict:predict",

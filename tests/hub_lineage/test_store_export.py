@@ -51,3 +51,21 @@ def test_export_refuses_unknown_format_and_the_store_itself(tmp_path: Path) -> N
             store.export(tmp_path / "out.xlsx", "xlsx")
         with pytest.raises(InvalidInputError, match="store itself"):
             store.export(tmp_path / "s.sqlite")
+
+
+def test_export_command_writes_the_store_and_refuses_bad_input(tmp_path: Path, capsys) -> None:
+    from cli_runner import run_main
+
+    run = write_run(tmp_path / "r", "org/m", "leaderboard_bbh_navigate", [1, 0, 1], metric="acc_norm")
+    db = tmp_path / "s.sqlite"
+    with Store(db) as store:
+        store.ingest_paths([run])
+    code, out, err = run_main(["export", str(tmp_path / "cells.csv"), "--store", str(db)], capsys)
+    assert code == 0, err
+    assert out.strip() == f"Wrote 3 rows to {tmp_path / 'cells.csv'}."
+    assert len((tmp_path / "cells.csv").read_text().splitlines()) == 4  # header + 3 cells
+    code, _, err = run_main(["export", str(tmp_path / "none.csv"), "--store", str(db), "--model", "org/other"],
+                            capsys)
+    assert code == 0 and len((tmp_path / "none.csv").read_text().splitlines()) == 1
+    code, _, err = run_main(["export", str(db), "--store", str(db)], capsys)
+    assert code == 2 and "store itself" in err
