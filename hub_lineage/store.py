@@ -34,13 +34,13 @@ from hub_lineage.matrix import ObservationMatrix
 from hub_lineage.sources.lm_eval import SampleRun
 
 APP_ID = "hub-lineage-store"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: models.chat_template (the leaderboard's 'Chat Template' flag)
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, architecture TEXT,
-                    params_b REAL, type TEXT, merged INTEGER);
+                    params_b REAL, type TEXT, merged INTEGER, chat_template INTEGER);
 CREATE TABLE instances(id INTEGER PRIMARY KEY, task TEXT NOT NULL, doc_hash TEXT NOT NULL,
                        benchmark TEXT NOT NULL, prompt TEXT, prompt_hash TEXT,
                        UNIQUE(task, doc_hash));
@@ -126,6 +126,16 @@ class Store:
         if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
             raise StoreError(f"Store {str(self.path)!r} has schema version {meta['schema_version']}, "
                              f"newer than this hub-lineage's {SCHEMA_VERSION}: upgrade hub-lineage.")
+        if int(meta.get("schema_version", "0")) < SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Upgrade an older store in place (one transaction; nothing stored is lost)."""
+        with self.transaction():  # re-check inside: a concurrent process may have migrated it
+            version = int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
+            if version < 2:
+                self.db.execute("ALTER TABLE models ADD COLUMN chat_template INTEGER")
+            self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
 
     def close(self) -> None:
         self.db.close()
@@ -290,9 +300,10 @@ class Store:
             return
         ids = self._model_ids(e.model for e in entries)
         self.db.executemany(
-            "UPDATE models SET architecture=?, params_b=?, type=?, merged=? WHERE id=?",
+            "UPDATE models SET architecture=?, params_b=?, type=?, merged=?, chat_template=? WHERE id=?",
             [(e.meta.get("architecture"), e.meta.get("params_b"), e.meta.get("type"),
-              int(bool(e.meta.get("merged"))), ids[e.model]) for e in entries])
+              int(bool(e.meta.get("merged"))), _flag(e.meta.get("chat_template")), ids[e.model])
+             for e in entries])
         current = {(m, b): (v, t) for m, b, v, t in self.db.execute(
             "SELECT s.model_id, s.benchmark, s.value, r.run_time FROM scores s JOIN runs r "
             "ON r.id = s.run_id ORDER BY r.run_time, r.id")}
@@ -411,6 +422,10 @@ class Store:
             return None
         row = matrix.values[matrix.model_index[model]]
         return {b: float(v) for b, v in zip(matrix.items, row) if not np.isnan(v)} or None
+
+
+def _flag(value: bool | None) -> int | None:
+    return None if value is None else int(bool(value))
 
 
 def _file_digest(path: Path, kind: str) -> str:

@@ -123,12 +123,13 @@ def benchmark_matrix(store: Store, benchmarks: Sequence[str] | None, models: Seq
 def _model_meta(store: Store, names: Sequence[str]) -> dict[str, dict[str, Any]]:
     wanted = set(names)
     meta = {}
-    for name, arch, params, kind, merged in store.db.execute(
-            "SELECT name, architecture, params_b, type, merged FROM models WHERE type IS NOT NULL "
-            "OR architecture IS NOT NULL OR params_b IS NOT NULL OR merged IS NOT NULL"):
+    for name, arch, params, kind, merged, chat in store.db.execute(
+            "SELECT name, architecture, params_b, type, merged, chat_template FROM models WHERE type IS NOT "
+            "NULL OR architecture IS NOT NULL OR params_b IS NOT NULL OR merged IS NOT NULL"):
         if name in wanted:
             meta[name] = {"architecture": arch, "params_b": params, "type": kind,
-                          "merged": None if merged is None else bool(merged)}
+                          "merged": None if merged is None else bool(merged),
+                          "chat_template": None if chat is None else bool(chat)}
     return meta
 
 

@@ -78,6 +78,7 @@ def test_contents_and_edges_real_counts_idempotent_and_matrix(tmp_path: Path) ->
         assert matrix.shape == (3753, 6) and matrix.n_observed == 22518
         meta = matrix.model_meta["Qwen/Qwen2.5-7B-Instruct"]
         assert meta["architecture"] == "Qwen2ForCausalLM" and meta["params_b"] > 7 and meta["merged"] is False
+        assert meta["chat_template"] is True  # the leaderboard's 'Chat Template' flag (side graph)
         scores = store.benchmark_scores("Qwen/Qwen2.5-7B-Instruct")
         assert scores is not None and 0.3 < scores["mmlu_pro"] < 0.5
         assert store.benchmark_scores("no/such-model") is None
@@ -234,3 +235,21 @@ def test_two_concurrent_writers_both_land(tmp_path: Path) -> None:
     with Store(db) as store:
         matrix = store.to_matrix("instance")
         assert matrix.shape == (8, 400) and matrix.n_observed == 800
+
+
+def test_a_version_1_store_is_upgraded_in_place_keeping_everything(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "s.sqlite"
+    with Store(db) as store:
+        store.add_edges([Edge("me/child", "org/base", Relation.FINETUNE)])
+    con = sqlite3.connect(db)  # make it a schema-1 store: no chat_template column
+    con.execute("ALTER TABLE models DROP COLUMN chat_template")
+    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
+    con.commit()
+    con.close()
+    with Store(db) as store:
+        assert dict(store.db.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
+        columns = [r[1] for r in store.db.execute("PRAGMA table_info(models)")]
+        assert "chat_template" in columns
+        assert [(e.child, e.parent) for e in store.lineage_graph().edges] == [("me/child", "org/base")]
