@@ -80,15 +80,8 @@ def small_problem(biases: bool, chance: str | None):
     return matrix, graph, knn
 
 
-@pytest.mark.parametrize("biases,chance", [(False, None), (True, None), (False, "items"), (True, "items")])
-def test_fast_loss_equals_reference_loss(biases, chance):
-    matrix, graph, knn = small_problem(biases, chance)
-    model = LRMF(3, lambda_lineage=0.7, lambda_instance=0.3, biases=biases, chance=chance, max_iter=1,
-                 random_state=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(matrix, graph, knn)
-    # Rebuild the problem the fit used and evaluate both implementations at random parameters.
+def fitted_problem(model, *fit_args):
+    """The internal problem the fast solver receives when ``model.fit(*fit_args)`` runs."""
     captured = {}
     original = FastSolver.run
 
@@ -100,9 +93,22 @@ def test_fast_loss_equals_reference_loss(biases, chance):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(matrix, graph, knn)
+            model.fit(*fit_args)
     finally:
         FastSolver.run = original
+    return captured["problem"]
+
+
+@pytest.mark.parametrize("biases,chance", [(False, None), (True, None), (False, "items"), (True, "items")])
+def test_fast_loss_equals_reference_loss(biases, chance):
+    matrix, graph, knn = small_problem(biases, chance)
+    model = LRMF(3, lambda_lineage=0.7, lambda_instance=0.3, biases=biases, chance=chance, max_iter=1,
+                 random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(matrix, graph, knn)
+    # Rebuild the problem the fit used and evaluate both implementations at random parameters.
+    captured = {"problem": fitted_problem(model, matrix, graph, knn)}
     problem: Problem = captured["problem"]
     rng = np.random.default_rng(5)
     P = rng.normal(0, 0.5, (problem.n_nodes, problem.width))
@@ -251,20 +257,7 @@ def test_importing_lrmf_and_embed_does_not_import_torch():
 def test_spectral_start_recovers_the_planted_factors():
     data = make_lineage_data(80, 300, 3, random_state=4)
     model = LRMF(3, random_state=0, max_iter=1)
-    captured = {}
-    original = FastSolver.run
-
-    def capture(self, P, Q, *args):
-        captured["problem"] = self.p
-        return original(self, P, Q, *args)
-
-    FastSolver.run = capture
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(data.matrix)
-    finally:
-        FastSolver.run = original
+    captured = {"problem": fitted_problem(model, data.matrix)}
     P, Q = spectral_init(captured["problem"], np.random.default_rng(0))
     assert P.shape == (80, 3) and Q.shape == (300, 3)
     # The start's logits already rank the true probabilities well (a random start: AUC ~0.5).
