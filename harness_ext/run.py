@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from hub_lineage.errors import DataFormatError, HubLineageError, InvalidInputError, LineageWarning
-from hub_lineage.store import IngestReport, Store
+from hub_lineage.data.store.database import IngestReport, Store
 
 
 @dataclass
@@ -102,9 +102,9 @@ def run_eval(
 def resolve_into(store: Store, models: Sequence[str]) -> str:
     """Add the Hub lineage of ``models`` to the store; local paths and failures are noted, not raised."""
     try:
-        from hub_lineage.hub import HubClient
+        from hub_lineage.lineage.hub import HubClient
     except ImportError:
-        return "lineage not resolved: hub_lineage.hub is not available"
+        return "lineage not resolved: hub_lineage.lineage.hub is not available"
     notes = []
     client = HubClient()
     for model in models:

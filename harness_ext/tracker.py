@@ -21,10 +21,10 @@ from typing import Any
 
 from lm_eval.loggers import EvaluationTracker
 
-from harness_ext.metrics import MetricMap
+from hub_lineage.data.sources.lm_eval_metrics import MetricMap
 from hub_lineage.errors import DataFormatError
-from hub_lineage.sources.lm_eval import SampleRun, fill_run
-from hub_lineage.store import IngestReport, Store
+from hub_lineage.data.sources.lm_eval import SampleRun, fill_run
+from hub_lineage.data.store.database import IngestReport, Store
 
 
 class StoreTracker(EvaluationTracker):

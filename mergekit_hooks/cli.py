@@ -68,8 +68,8 @@ def preflight_command(
     validate_with_mergekit: bool,
     as_json: bool,
 ) -> int:
+    from hub_lineage.lineage.recipes import load_recipe
     from mergekit_hooks import preflight as pf
-    from mergekit_hooks.recipe import load_recipe, validate_with_mergekit as validate
 
     ids = _pairs(model_ids, "--model-id")
     options: dict[str, Any] = {}
@@ -78,6 +78,8 @@ def preflight_command(
 
         options = {k: yaml.safe_load(v) for k, v in _pairs(merge_options, "--merge-option").items()}
     if validate_with_mergekit:
+        from mergekit_hooks.bridge import validate_with_mergekit as validate
+
         for r in recipes:
             validate(load_recipe(r, model_ids=ids))
     predictor = pf.load_predictor(predictor_dir)
@@ -96,7 +98,9 @@ def preflight_command(
         if chosen is None:
             click.echo(f"Gates failed: not merging (nothing written to {merge_dir}).", err=True)
         else:
-            out = pf.run_merge(chosen, merge_dir, predictor_version=str(predictor.version), options=options)
+            from mergekit_hooks.bridge import run_merge
+
+            out = run_merge(chosen, merge_dir, predictor_version=str(predictor.version), options=options)
             click.echo(f"Merged {chosen.recipe.path} into {out} (README carries the predicted scores).", err=True)
     return 0 if passed else 1
 
@@ -144,7 +148,7 @@ def render(result: Any, benchmarks: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: exit 0 when all gates pass, 1 when one fails, 2 on bad input."""
-    from hub_lineage.cli import run_command
+    from hub_lineage.cli.main import run_command
 
     code = run_command(preflight_command, argv, "mergekit-preflight", usage_exit_code=2)
     sys.exit(code if isinstance(code, int) else 0)

@@ -1,12 +1,12 @@
 """Score merge recipes before any compute is spent: predict, gate, rank, then (optionally) merge.
 
-A recipe becomes a hypothetical lineage node (:mod:`mergekit_hooks.recipe`) that a fitted
-:class:`~hub_lineage.predict.Predictor` folds in closed form (no refit): per-benchmark predicted
+A recipe becomes a hypothetical lineage node (:mod:`hub_lineage.lineage.recipes`) that a fitted
+:class:`~hub_lineage.predict.predictor.Predictor` folds in closed form (no refit): per-benchmark predicted
 accuracy with an interval. Gates (``bbh>=0.45``) are judged on the predicted mean, or with
 ``strict`` on the interval's pessimistic end (``low`` for ``>``/``>=``, ``high`` for ``<``/``<=``).
 
-Only :func:`run_merge` and :func:`merge_configuration` import mergekit (and so torch); everything
-else stays on the fast path.
+Nothing here imports mergekit (it imports torch): running a merge lives in
+:mod:`mergekit_hooks.bridge`, the one module that does.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub_lineage.errors import InvalidInputError, NoLineageError
-from mergekit_hooks.recipe import Recipe, load_recipe
+from hub_lineage.lineage.recipes import Recipe, load_recipe
 
 if TYPE_CHECKING:
-    from hub_lineage.predict import Interval, Prediction, Predictor
+    from hub_lineage.predict.predictor import Interval, Prediction, Predictor
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
@@ -142,7 +142,7 @@ def _intervals_json(predicted: Mapping[str, Interval]) -> dict[str, dict[str, fl
 
 def load_predictor(path: str | os.PathLike[str] | None = None) -> Predictor:
     """The predictor saved at ``path``, or the one ``hub-lineage fit`` saved under HUB_LINEAGE_HOME."""
-    from hub_lineage.predict import Predictor
+    from hub_lineage.predict.predictor import Predictor
 
     return Predictor.load(path)
 
@@ -227,75 +227,3 @@ def preflight(
 
 def _nan_low(x: float) -> float:
     return -math.inf if math.isnan(x) else x
-
-
-# -- mergekit (slow path) ------------------------------------------------------------------------
-
-
-def _import_mergekit() -> None:
-    # mergekit (through its dependencies) touches numpy.core, deprecated in numpy 2: silence that
-    # one warning, not warnings in general.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r".*numpy\.core.*", category=DeprecationWarning)
-        import mergekit.config  # noqa: F401
-        import mergekit.merge  # noqa: F401
-
-
-def merge_configuration(text: str, source: str) -> Any:
-    """mergekit's own ``MergeConfiguration`` for a recipe, its errors naming the file."""
-    import yaml
-
-    from mergekit_hooks.recipe import read_yaml
-
-    read_yaml(text, source)  # the same limits before mergekit sees anything
-    _import_mergekit()
-    from mergekit.config import MergeConfiguration
-    from pydantic import ValidationError
-
-    try:
-        return MergeConfiguration.model_validate(yaml.safe_load(text))
-    except ValidationError as exc:
-        # mergekit's validators raise RuntimeError, which pydantic may wrap; the first error speaks.
-        first = exc.errors()[0]
-        raise InvalidInputError(f"{source}: mergekit rejects the recipe: {first['msg']}.") from None
-    except RuntimeError as exc:
-        raise InvalidInputError(f"{source}: mergekit rejects the recipe: {exc}.") from None
-
-
-def run_merge(
-    result: PreflightResult,
-    out_dir: str | os.PathLike[str],
-    *,
-    predictor_version: str,
-    options: Mapping[str, Any] | None = None,
-) -> Path:
-    """Run mergekit as ``mergekit-yaml RECIPE OUT_DIR`` would, then add the predictions to its README.
-
-    ``options`` are ``mergekit.options.MergeOptions`` fields (``cuda``, ``allow_crimes``...).
-    Returns the output directory.
-    """
-    config = merge_configuration(result.recipe.text, result.recipe.path)
-    from mergekit.merge import run_merge as mergekit_run_merge
-    from mergekit.options import MergeOptions
-
-    try:
-        merge_options = MergeOptions(**dict(options or {}))
-    except Exception as exc:  # pydantic ValidationError: an unknown or ill-typed option
-        raise InvalidInputError(f"Invalid mergekit option in {dict(options or {})!r}: {exc}") from None
-    merge_options.apply_global_options()
-    out = Path(out_dir)
-    mergekit_run_merge(config, str(out), options=merge_options, config_source=result.recipe.text)
-    write_card(out / "README.md", result, predictor_version=predictor_version)
-    return out
-
-
-def write_card(readme: Path, result: PreflightResult, *, predictor_version: str) -> None:
-    """Add the predicted scores (``verified: false``) to the merged model's README, keeping mergekit's text."""
-    from hub_lineage.modelcard import add_predictions
-
-    text = readme.read_text(encoding="utf-8") if readme.exists() else ""
-    name = readme.parent.name
-    readme.write_text(
-        add_predictions(text, result.prediction, model_name=name, predictor_version=predictor_version),
-        encoding="utf-8",
-    )

@@ -3,7 +3,7 @@
 
     python scripts/bench_fit.py [--json] [--models 3000 --instances 21606 --factors 32]
 
-Generates a planted-lineage problem with hub_lineage.synthetic, holds out 2% of the observed cells,
+Generates a planted-lineage problem with hub_lineage.evaluation.synthetic, holds out 2% of the observed cells,
 fits the project's LRMF and a float32 PyTorch Adam implementation of the same objective (same
 lambdas, same normalisation), and reports fit time, held-out AUC and peak RSS; also the kNN graph
 time (384-dim embeddings), the fold-in of one new model, and `hub-lineage predict` (null when that
@@ -24,11 +24,11 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from hub_lineage.embed import knn_graph
-from hub_lineage.graph import Edge, LineageGraph, Relation
-from hub_lineage.lrmf import LRMF
-from hub_lineage.matrix import ObservationMatrix
-from hub_lineage.synthetic import make_lineage_data
+from hub_lineage.model.embeddings import knn_graph
+from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.model.lrmf import LRMF
+from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.evaluation.synthetic import make_lineage_data
 
 
 def cpu_s() -> float:
@@ -98,7 +98,7 @@ def time_predict_cli(fallback_model: str) -> float | None:
         return None
     from hub_lineage import paths
 
-    cli = [sys.executable, "-m", "hub_lineage.cli"]
+    cli = [sys.executable, "-m", "hub_lineage.cli.main"]
     env = dict(os.environ)
     model = fallback_model
     tmp = None

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from hub_lineage.benchmarks import LEADERBOARD, benchmark_of_task
-from hub_lineage.sources.lm_eval import sha256
-from hub_lineage.store import Store
+from hub_lineage.data.sources.lm_eval import sha256
+from hub_lineage.data.store.database import Store
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TASKS = {b.key: (f"{b.task_prefix}_synthetic" if b.key != "mmlu_pro" else b.task_prefix, b.n_instances)

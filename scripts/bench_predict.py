@@ -25,7 +25,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--predictor", default=None)
     args = parser.parse_args()
-    cmd = [sys.executable, "-c", "from hub_lineage.cli import main; main()", "predict", args.repo_id,
+    cmd = [sys.executable, "-c", "from hub_lineage.cli.main import main; main()", "predict", args.repo_id,
            "--offline", "--json"]
     if args.predictor:
         cmd += ["--predictor", args.predictor]
@@ -45,7 +45,7 @@ def main() -> None:
           f"min {min(walls):.3f} s, max {max(walls):.3f} s over {len(walls)} runs (target <= 1.5 s)")
 
     t0 = time.perf_counter()
-    from hub_lineage.predict import Predictor
+    from hub_lineage.predict.predictor import Predictor
 
     t1 = time.perf_counter()
     predictor = Predictor.load(args.predictor)

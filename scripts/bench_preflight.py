@@ -2,7 +2,7 @@
 
 Usage: .venv/bin/python scripts/bench_preflight.py [--predictor DIR] [--recipe YML] [--runs 5]
 
-Without --predictor it fits a small predictor (tests/mergekit_hooks/conftest.py's lineage) into a
+Without --predictor it fits a small predictor (tests/preflight_data.py's lineage) into a
 temporary HUB_LINEAGE_HOME first. Prints the median and best wall time; the target is <= 1 s.
 """
 
@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def small_predictor(directory: Path) -> Path:
-    sys.path.insert(0, str(ROOT / "tests" / "mergekit_hooks"))
+    sys.path.insert(0, str(ROOT / "tests"))
     from preflight_data import training_data  # the test lineage: real model names, synthetic scores
 
-    from hub_lineage.predict import Predictor
+    from hub_lineage.predict.predictor import Predictor
 
     matrix, graph, _ = training_data()
     return Predictor.fit(matrix, graph).save(directory / "predictor")

@@ -8,12 +8,14 @@ seed 0, the fold is removed (its models are never scored here) and each variant 
 validation split of the TRAINING models only, exactly as the protocol's tuning does: a validation
 fifth (heterogeneous) or a 3-fold inner cross-validation (homogeneous). Prints mean Pearson per
 benchmark over the outer folds. This is how the side-information weights in
-hub_lineage/evaluation.py were chosen.
+hub_lineage/evaluation/protocol.py were chosen.
 """
 import sys, json, time, warnings
 import numpy as np
-from hub_lineage import evaluation as ev, splits, metrics
-from hub_lineage.sources.detect import load_dataset
+from hub_lineage.evaluation import protocol as ev
+from hub_lineage.evaluation import splits
+from hub_lineage.evaluation import metrics
+from hub_lineage.data.sources.detect import load_dataset
 D = "../shared/data/"
 setting = sys.argv[1]
 variants = json.loads(open(sys.argv[2]).read())

@@ -9,7 +9,7 @@ from typing import Any
 def run_main(argv: list[str], capsys: Any, main: Callable[[list[str]], Any] | None = None) -> tuple[int, str, str]:
     """``(exit code, stdout, stderr)`` of ``main(argv)`` (default: ``hub-lineage``'s entry point)."""
     if main is None:
-        from hub_lineage.cli import main
+        from hub_lineage.cli.main import main
     try:
         main(argv)
         code = 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from hub_lineage.store import Store
+from hub_lineage.data.store.database import Store
 
 
 def written_values(out: Path) -> dict[str, float]:
@@ -56,7 +56,7 @@ def test_simple_evaluate_with_live_tracker(tiny_model: Path, task_dir: Path, tmp
 
 def test_hub_lineage_eval_runs_lm_eval_cli_and_records(tiny_model: Path, task_dir: Path, tmp_path: Path,
                                                        offline: None) -> None:
-    from hub_lineage.cli import cli
+    from hub_lineage.cli.main import cli
 
     db, out = tmp_path / "store.sqlite", tmp_path / "out"
     args = ["eval", "--store", str(db), "--json", "--model", "hf", "--model_args", f"pretrained={tiny_model}",

@@ -11,7 +11,7 @@ from preflight_data import training_data
 @pytest.fixture(scope="session")
 def fitted(tmp_path_factory: pytest.TempPathFactory):
     """(predictor, its saved directory, the training scores by model)."""
-    from hub_lineage.predict import Predictor
+    from hub_lineage.predict.predictor import Predictor
 
     matrix, graph, scores = training_data()
     predictor = Predictor.fit(matrix, graph)

@@ -1,0 +1,127 @@
+"""``hub-lineage card``: add predicted scores to a model card (a local README.md or a Hub repo)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import click
+
+from hub_lineage.errors import InvalidInputError
+
+_REPO_ID = re.compile(r"^[\w.\-]+/[\w.\-]+$")
+
+
+@click.command("card")
+@click.argument("target")
+@click.option("--model", "model_id", default=None,
+              help="The model the card describes (Hub id): predicted from its lineage. Without it a local "
+                   "card is predicted from the parents it states.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the new card here (default: a local card is updated in place; a Hub card is printed).")
+@click.option("--push", is_flag=True, help="Commit the new card to the model's Hub repository.")
+@click.option("--create-pr/--no-create-pr", "create_pr", default=True, show_default=True,
+              help="With --push: open a pull request (default) or, with --no-create-pr, write to main.")
+@click.option("--offline", is_flag=True, default=None, help="Predict without contacting the Hub (not with --push).")
+@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False), default=None,
+              help="Fitted predictor directory (default: $HUB_LINEAGE_HOME/predictor).")
+@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
+              help="Store to fit from on first run (default: $HUB_LINEAGE_HOME/store.sqlite).")
+@click.option("--endpoint", envvar="HF_ENDPOINT", default=None,
+              help="The Hub's URL (default: $HF_ENDPOINT or https://huggingface.co).")
+def card(target: str, model_id: str | None, out_path: Path | None, push: bool, create_pr: bool,
+         offline: bool | None, predictor_dir: str | None, store_path: str | None, endpoint: str | None) -> None:
+    """Add predicted benchmark scores to a model card's model-index (verified: false).
+
+    TARGET is a README.md file or a Hub repo id. Existing results are kept byte for byte, a
+    benchmark already predicted is left alone (running twice changes nothing), and the entries
+    say they are a lineage prediction by hub-lineage and which predictor made them.
+
+    \b
+    Examples:
+      hub-lineage card README.md --model ZeroXClem/Qwen2.5-7B-HomerAnvita-NerdMix --offline
+      hub-lineage card my-org/my-model --push              # opens a pull request
+      hub-lineage card my-org/my-model --push --no-create-pr   # writes to main
+    """
+    from hub_lineage import paths
+    from hub_lineage.cli.commands.predict import hypothetical_name, load_predictor
+    from hub_lineage.predict.modelcard import add_predictions
+
+    offline = paths.env_offline() if offline is None else offline
+    local = Path(target)
+    is_file = local.is_file()
+    if not is_file and not _REPO_ID.match(target):
+        raise InvalidInputError(f"{target!r} is neither an existing README.md file nor a Hub repo id ('org/name').")
+    repo_id = model_id if is_file else target
+    if push and offline:
+        raise InvalidInputError("--push needs the Hub: drop --offline (or HF_HUB_OFFLINE=1).")
+    if push and not repo_id:
+        raise InvalidInputError(f"--push needs to know which repository {target!r} belongs to: pass --model ORG/NAME.")
+    hub = None if offline else _hub_client(endpoint)
+    predictor = load_predictor(predictor_dir, store_path, offline)
+    if is_file:
+        text = _read(local)
+        if model_id:
+            prediction = predictor.predict(model_id, hub=hub, offline=offline)
+        else:
+            from hub_lineage.lineage.cards import edges_from_card
+
+            name = hypothetical_name(None, local.resolve().parent.name)
+            prediction = predictor.predict_edges(name, edges_from_card(local, name))
+    else:
+        assert hub is not None or offline
+        from hub_lineage.lineage.hub import HubClient
+
+        client = hub if hub is not None else HubClient(offline=True)
+        text = client.model_card_text(target)
+        prediction = predictor.predict(target, hub=hub, offline=offline)
+    name = repo_id or prediction.model
+    new_text = add_predictions(text, prediction, model_name=name, predictor_version=predictor.version)
+    changed = new_text != text
+    added = len(prediction.predicted) if changed else 0
+    if push:
+        if not changed:
+            click.echo(f"The card of {repo_id} already carries hub-lineage predictions: nothing to push.")
+            return
+        from hub_lineage.predict.modelcard import push_card
+
+        assert hub is not None and repo_id is not None
+        url = push_card(repo_id, new_text, api=hub.api, create_pr=create_pr, predictor_version=predictor.version)
+        what = "Opened a pull request" if create_pr else "Committed to main"
+        click.echo(f"{what} adding predicted scores to {repo_id}: {url}")
+        return
+    destination = out_path or (local if is_file else None)
+    if destination is None:
+        click.echo(new_text, nl=False)
+        return
+    if changed or destination != local:
+        _write_atomic(destination, new_text)
+    click.echo(f"{destination}: " + (f"added predicted scores for {added} benchmark(s) (verified: false)."
+                                     if changed else "already carries hub-lineage predictions; unchanged."))
+
+
+def _hub_client(endpoint: str | None):
+    from huggingface_hub import HfApi
+
+    from hub_lineage.lineage.hub import HubClient
+
+    return HubClient(HfApi(endpoint=endpoint) if endpoint else None, offline=False)
+
+
+def _read(path: Path) -> str:
+    from hub_lineage.errors import DataFormatError
+
+    try:
+        # newline="" keeps CRLF cards byte for byte
+        with path.open(encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"Model card {str(path)!r} is not UTF-8 text: {exc}.") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    tmp.replace(path)

@@ -1,0 +1,43 @@
+"""``hub-lineage lineage``: a model's parents, grandparents ... to the roots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.argument("repo_id")
+@click.option("--format", "fmt", type=click.Choice(["tree", "json", "mermaid"]), default="tree",
+              show_default=True, help="tree for reading, json for scripts, mermaid for cards and READMEs.")
+@click.option("--edges", "edge_files", multiple=True, type=click.Path(path_type=Path),
+              help="Local edge list CSV (source,target,edge); repeatable. Used offline and where the "
+                   "Hub states no parent.")
+@click.option("--offline", is_flag=True, default=None,
+              help="Do not contact the Hub: use the cache and --edges only (also HF_HUB_OFFLINE=1).")
+@click.option("--depth", type=click.IntRange(min=0), default=None,
+              help="Stop after this many generations (default: up to the roots).")
+@click.option("--endpoint", envvar="HF_ENDPOINT", default=None,
+              help="The Hub's URL (default: $HF_ENDPOINT or https://huggingface.co).")
+def lineage(repo_id: str, fmt: str, edge_files: tuple[Path, ...], offline: bool | None,
+            depth: int | None, endpoint: str | None) -> None:
+    """Show REPO_ID's lineage: parents, grandparents ... to the roots, with relation labels.
+
+    \b
+    Examples:
+      hub-lineage lineage Qwen/Qwen2.5-7B-Instruct
+      hub-lineage lineage Xiaojian9992024/Qwen2.5-Dyanka-7B-Preview \\
+          --edges ../shared/data/hf_lineage_edges_2025-06.csv --offline --format json
+    """
+    from hub_lineage.lineage import resolve as lib
+
+    graph = lib.lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth,
+                           endpoint=endpoint)
+    if fmt == "json":
+        click.echo(json.dumps(lib.lineage_json(graph, repo_id), indent=2))
+    elif fmt == "mermaid":
+        click.echo(lib.render_mermaid(graph, repo_id))
+    else:
+        click.echo(lib.render_tree(graph, repo_id))

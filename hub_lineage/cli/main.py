@@ -1,0 +1,116 @@
+"""The ``hub-lineage`` command line: a thin click layer over the library.
+
+Each command lives in ``hub_lineage/cli/commands/<name>.py`` and is imported only when it runs, so
+``hub-lineage predict`` never pays for what ``hub-lineage eval`` imports (torch, lm_eval).
+Library errors (:class:`HubLineageError`) become one-line messages here, in one place;
+``HUB_LINEAGE_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from hub_lineage.errors import DataWarning, HubLineageError, LineageWarning
+
+#: command name -> "module:attribute" of its click command, imported lazily.
+COMMANDS: dict[str, str] = {
+    "evaluate": "hub_lineage.cli.commands.evaluate:evaluate",
+    "lineage": "hub_lineage.cli.commands.lineage:lineage",
+    "ingest": "hub_lineage.cli.commands.ingest:ingest",
+    "export": "hub_lineage.cli.commands.export:export",
+    "eval": "hub_lineage.cli.commands.eval:eval_command",
+    "fit": "hub_lineage.cli.commands.fit:fit",
+    "predict": "hub_lineage.cli.commands.predict:predict",
+    "card": "hub_lineage.cli.commands.card:card",
+    "rank-bases": "hub_lineage.cli.commands.rank_bases:rank_bases_command",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = COMMANDS.get(name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hub-lineage")
+def cli() -> None:
+    """Predict a language model's benchmark scores from its lineage on the Hugging Face Hub.
+
+    \b
+    Example:
+      hub-lineage lineage Qwen/Qwen2.5-7B-Instruct --offline --edges edges.csv
+    """
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """hub-lineage's own warnings as one readable stderr line; others keep Python's format."""
+    if category.__module__.startswith("hub_lineage"):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Entry point of ``hub-lineage``: library errors become clear messages (exit code 2)."""
+    return run_command(cli, argv, "hub-lineage")
+
+
+def run_command(command: click.Command, argv: list[str] | None, prog_name: str, *,
+                usage_exit_code: int | None = None) -> Any:
+    """Run a click command the way every hub-lineage entry point does.
+
+    hub-lineage's own warnings print as one ``Warning: ...`` line; a :class:`HubLineageError`
+    prints ``Error: <message>`` and exits 2 (``HUB_LINEAGE_DEBUG=1`` re-raises it for the
+    traceback). ``usage_exit_code`` overrides click's exit code for its usage errors
+    (``mergekit-preflight`` reserves 1 for a failed gate, so all bad input exits 2 there).
+    """
+    with warnings.catch_warnings():  # restores the caller's warning state (tests call main in-process)
+        warnings.showwarning = _show_warning
+        for category in (LineageWarning, DataWarning):
+            warnings.simplefilter("always", category)  # each repair is worth saying every run
+        return _run(command, argv, prog_name, usage_exit_code)
+
+
+def _run(command: click.Command, argv: list[str] | None, prog_name: str,
+         usage_exit_code: int | None) -> Any:
+    debug = os.environ.get("HUB_LINEAGE_DEBUG", "") not in ("", "0")
+    try:
+        return command.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(usage_exit_code if usage_exit_code is not None else exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(usage_exit_code if usage_exit_code is not None else 1)
+    except HubLineageError as exc:
+        if debug:
+            raise
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

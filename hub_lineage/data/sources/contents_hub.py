@@ -1,0 +1,52 @@
+"""The first-run pull: the Open LLM Leaderboard's model table and its models' lineage, from the Hub.
+
+``open-llm-leaderboard/contents`` publishes the same table as the local contents CSV, as parquet
+files. They are downloaded into a temporary directory and ingested like any local contents file;
+then each scored model's ancestors are resolved through :class:`~hub_lineage.lineage.hub.HubClient`
+(cached on disk, so a second pull is cheap) and the edges stored.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hub_lineage.errors import RepoNotFoundError
+from hub_lineage.lineage.graph import LineageGraph
+
+if TYPE_CHECKING:
+    from hub_lineage.lineage.hub import HubClient
+    from hub_lineage.data.store.database import Store
+
+#: The Hub dataset the Open LLM Leaderboard publishes its model table in.
+CONTENTS_DATASET = "open-llm-leaderboard/contents"
+
+
+def pull_leaderboard(
+    store: Store,
+    hub: HubClient | None = None,
+    *,
+    progress: Callable[[list[str]], Iterable[str]] | None = None,
+) -> int:
+    """Ingest the leaderboard table and its models' lineage into ``store``; return edges added.
+
+    ``progress`` wraps the list of models whose lineage is resolved (e.g. a progress bar).
+    """
+    from hub_lineage.lineage.hub import HubClient
+
+    client = hub if hub is not None else HubClient()
+    api = client.api
+    files = [f for f in api.list_repo_files(CONTENTS_DATASET, repo_type="dataset") if f.endswith(".parquet")]
+    if not files:
+        raise RepoNotFoundError(f"The Hub dataset {CONTENTS_DATASET!r} holds no parquet file to ingest.")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = [Path(api.hf_hub_download(CONTENTS_DATASET, f, repo_type="dataset", local_dir=tmp))
+                 for f in files]
+        store.ingest_paths(local)
+    graph = LineageGraph()
+    models = store.models()
+    for model in (progress or list)(models):
+        graph.update(client.resolve(model))
+    return store.add_edges(graph.edges)

@@ -1,0 +1,2 @@
+"""The local training-matrix store: SQLite schema and migrations, ingest, export.
+"""

@@ -1,0 +1,2 @@
+"""How good the predictions are: the cold-start / instance protocols, splits, metrics, synthetic data.
+"""

@@ -1,0 +1,3 @@
+"""The estimators: LRMF (with its fitted factors, fold-in and solvers), the baselines, the method
+registry, and the item embeddings / item graph.
+"""

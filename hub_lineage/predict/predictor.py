@@ -1,0 +1,412 @@
+"""Predictor: a fitted LRMF plus what predicting needs, saved under ``HUB_LINEAGE_HOME``.
+
+A prediction is always made *from lineage*: the model's own observations are left out. The model
+(and every unscored model near it, whose fitted factors absorbed the model's own scores through the
+lineage Laplacian) is folded in as a new node, anchored only on scored relatives, so a model's
+predicted and actual scores can be compared honestly.
+
+The predictor directory holds (JSON and npz, no pickle):
+
+- ``lrmf.npz`` / ``lrmf.json``: the fitted estimator (:meth:`LRMF.save`);
+- ``graph.npz`` + ``graph_nodes.json``: the lineage graph as compact CSR arrays, so loading the
+  30,000-node crawl costs milliseconds instead of rebuilding a :class:`LineageGraph`;
+- ``observed.json``: each scored model's benchmark scores;
+- ``meta.json``: version, benchmarks, items and their counts, hyper-parameters, interval calibration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib.metadata import PackageNotFoundError, version as _pkg_version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hub_lineage import paths
+from hub_lineage.errors import (
+    HubUnavailableError,
+    InvalidInputError,
+    InvalidRepoIdError,
+    NoLineageError,
+    NotFittedError,
+)
+from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.predict.neighbourhood import HELD_OUT, CompactGraph, Lineage, local_system
+
+if TYPE_CHECKING:
+    from hub_lineage.lineage.hub import HubClient
+    from hub_lineage.model.lrmf import LRMF
+    from hub_lineage.data.store.database import Store
+
+FORMAT = 1
+_REPO_ID = re.compile(r"^[\w.\-]{1,96}/[\w.\-]{1,96}$")
+
+
+@dataclass
+class Interval:
+    """Predicted accuracy with its interval (all in [0, 1])."""
+
+    mean: float
+    low: float
+    high: float
+
+
+@dataclass
+class Driver:
+    """A scored relative that pulled on the prediction.
+
+    ``relation`` is how the next model on the path was made from ``model`` (``finetune``, ``merge``,
+    ``adapter``, ``quantized``) for an ancestor, else ``descendant`` / ``relative``; ``hops`` its
+    lineage distance; ``influence`` its share of the fold-in (shares sum to 1 over all relatives).
+    """
+
+    model: str
+    relation: str
+    hops: int
+    influence: float
+    scores: dict[str, float] | None = None
+
+
+@dataclass
+class Prediction:
+    """Predicted scores of one model, with their intervals, drivers and (when known) actual scores."""
+
+    model: str
+    predicted: dict[str, Interval]
+    actual: dict[str, float] | None
+    drivers: list[Driver]
+    unknown_parents: list[str] = field(default_factory=list)
+    coverage: float = 0.9
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"model", "predicted": {BENCH: {"mean","low","high"}}, "actual": {BENCH: x} | None, "drivers": [...]}``."""
+        return {
+            "model": self.model,
+            "predicted": {b: {"mean": _r(i.mean), "low": _r(i.low), "high": _r(i.high)}
+                          for b, i in self.predicted.items()},
+            "actual": None if self.actual is None else {b: _r(v) for b, v in self.actual.items()},
+            "drivers": [{"model": d.model, "relation": d.relation, "hops": d.hops,
+                         "influence": _r(d.influence), "scores": d.scores} for d in self.drivers],
+            "unknown_parents": list(self.unknown_parents),
+            "coverage": self.coverage,
+        }
+
+
+def _r(x: float) -> float:
+    return round(float(x), 4)
+
+
+# -- the predictor ------------------------------------------------------------------------------
+
+
+class Predictor:
+    """A fitted LRMF with the lineage graph, observed scores and interval calibration it predicts with."""
+
+    def __init__(self, lrmf: LRMF, graph: CompactGraph, observed: dict[str, dict[str, float]],
+                 meta: dict[str, Any]) -> None:
+        from hub_lineage.predict.intervals import ConformalIntervals
+
+        self.lrmf = lrmf
+        self.graph = graph
+        self._observed = observed
+        self.meta = meta
+        self.version: str = meta["version"]
+        self.benchmarks: list[str] = list(meta["benchmarks"])
+        self._item_benchmarks = list(meta["item_benchmarks"])
+        self._item_counts = np.asarray(meta["item_counts"], dtype=np.float64)
+        self.intervals = ConformalIntervals.from_dict(meta["intervals"])
+        self.path: Path | None = None
+
+    # -- fitting ----------------------------------------------------------------------------
+
+    @classmethod
+    def fit(cls, store_or_matrix: Store | ObservationMatrix, graph: LineageGraph | None = None,
+            *, coverage: float = 0.9, calibrate: bool = True, n_folds: int = 5, seed: int = 0,
+            progress: Callable[[str], None] | None = None, **params: Any) -> Predictor:
+        """Fit LRMF on all observations and lineage (unscored intermediates included), then
+        calibrate split-conformal intervals on cross-validated (held-out, cold-start) residuals.
+
+        ``store_or_matrix`` is a :class:`Store` (its benchmark-level matrix and lineage graph) or an
+        :class:`ObservationMatrix` with ``graph``. ``params`` override the LRMF defaults
+        (:func:`default_params`). The fit uses the part of the graph that links scored models
+        (:func:`splits.relevant_graph`); the whole graph is kept for predicting new models.
+        """
+        from hub_lineage.evaluation import protocol as evaluation
+        from hub_lineage.evaluation import splits
+        from hub_lineage.predict.intervals import ConformalIntervals
+        from hub_lineage.model.lrmf import LRMF
+
+        say = progress or (lambda msg: None)
+        matrix, graph = _training_data(store_or_matrix, graph)
+        hyper = {**default_params(seed), **params}
+        lineage_graph = splits.relevant_graph(graph, matrix.models)
+        # the same metadata nodes as the evaluation (hub_lineage.lineage.side_info via "side")
+        lrmf_params, fit_graph = evaluation.method_graph(hyper, matrix, lineage_graph)
+
+        def make_estimator() -> LRMF:
+            return LRMF(**lrmf_params)
+
+        say(f"fitting LRMF on {len(matrix.models)} models, {len(fit_graph)} lineage nodes")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=UserWarning)  # convergence chatter; tol is loose on purpose
+            lrmf = make_estimator().fit(matrix, fit_graph)
+        scores = matrix.benchmark_scores()
+        benchmarks = matrix.benchmarks
+        intervals = ConformalIntervals(coverage)
+        eligible = splits.eligible_models(matrix.models, lineage_graph)
+        if calibrate and len(eligible) >= 2 * n_folds:
+            say(f"calibrating intervals: {n_folds}-fold cold-start predictions of {len(eligible)} models")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", category=UserWarning)
+                held_out = evaluation.cross_validated_predictions(make_estimator, matrix, fit_graph, eligible,
+                                                                  n_folds=n_folds, seed=seed)
+            rows = [matrix.model_index[m] for m in eligible]
+            intervals.fit(np.asarray(held_out, dtype=np.float64), scores[rows])
+        else:
+            # too few held-out residuals for a calibrated interval: say so with infinite width
+            intervals.quantiles_ = np.full(len(benchmarks), np.inf)
+            intervals.n_calibration_ = np.zeros(len(benchmarks), dtype=int)
+        observed = {m: {b: float(v) for b, v in zip(benchmarks, row) if np.isfinite(v)}
+                    for m, row in zip(matrix.models, scores)}
+        compact = CompactGraph.from_graph(graph, matrix.models)
+        meta = {
+            "format": FORMAT,
+            "version": _version(matrix, graph, hyper),
+            "benchmarks": benchmarks,
+            "items": matrix.items,
+            "item_benchmarks": matrix.item_benchmarks,
+            "item_counts": [float(c) for c in matrix.item_counts],
+            "params": _jsonable(hyper),
+            "n_models": len(matrix.models),
+            "n_nodes": len(compact.nodes),
+            "n_edges": int(compact.child.size),
+            "n_calibration": len(eligible) if calibrate else 0,
+            "intervals": intervals.to_dict(),
+        }
+        return cls(lrmf, compact, observed, meta)
+
+    # -- persistence ------------------------------------------------------------------------
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Write the predictor directory (default :func:`paths.default_predictor_dir`); return it."""
+        directory = Path(path) if path is not None else paths.default_predictor_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.lrmf.save(directory / "lrmf")
+        self.graph.save(directory)
+        (directory / "observed.json").write_text(json.dumps(self._observed), encoding="utf-8")
+        # meta.json last: its presence marks a complete predictor directory
+        (directory / "meta.json").write_text(json.dumps(self.meta), encoding="utf-8")
+        self.path = directory
+        return directory
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> Predictor:
+        """Load a saved predictor; :class:`NotFittedError` (saying how to make one) when missing."""
+        from hub_lineage.model.lrmf import LRMF
+
+        directory = Path(path) if path is not None else paths.default_predictor_dir()
+        meta_path = directory / "meta.json"
+        if not meta_path.is_file():
+            raise NotFittedError(
+                f"No fitted predictor in {str(directory)!r}. Ingest data and fit one first, e.g.\n"
+                "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
+                "../shared/data/hf_lineage_edges_2025-06.csv\n  hub-lineage fit")
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if meta.get("format") != FORMAT:
+            raise NotFittedError(f"The predictor in {str(directory)!r} has format {meta.get('format')!r}, "
+                                 f"this hub-lineage reads format {FORMAT}: run `hub-lineage fit` again.")
+        lrmf = LRMF.load(directory / "lrmf")
+        observed = json.loads((directory / "observed.json").read_text(encoding="utf-8"))
+        out = cls(lrmf, CompactGraph.load(directory), observed, meta)
+        out.path = directory
+        return out
+
+    # -- lookups ----------------------------------------------------------------------------
+
+    def observed(self, model: str) -> dict[str, float] | None:
+        """The model's actual benchmark scores in the training data, or None when unscored."""
+        scores = self._observed.get(model)
+        return dict(scores) if scores else None
+
+    def knows(self, model: str) -> bool:
+        """Whether the model is scored or in the predictor's lineage graph."""
+        return model in self._observed or model in self.graph
+
+    # -- predicting -------------------------------------------------------------------------
+
+    def predict(self, repo_id: str, hub: HubClient | None = None, *, offline: bool | None = None) -> Prediction:
+        """Predict ``repo_id``'s scores from its lineage (never from its own scores).
+
+        Lineage comes from the predictor's graph and, unless offline, from the Hub (``hub``, or a
+        default :class:`HubClient` with its cache). Raises :class:`RepoNotFoundError` /
+        :class:`GatedRepoError` from the Hub, :class:`NoLineageError` when no scored relative exists.
+        """
+        if not _REPO_ID.match(repo_id):
+            raise InvalidRepoIdError(
+                f"{repo_id!r} is not a Hub repo id: expected 'org/name' (letters, digits, '-', '_', '.').")
+        offline = paths.env_offline() if offline is None else offline
+        local_parents = self.graph.parents(repo_id)
+        extra: LineageGraph | None = None
+        if hub is not None or not offline:
+            try:
+                extra = _resolve_on_hub(repo_id, hub, offline)
+            except HubUnavailableError:
+                if not local_parents and repo_id not in self.graph:
+                    raise
+                # the Hub is down but the predictor's own graph knows this model
+        elif not local_parents and repo_id not in self.graph:
+            extra = _resolve_from_cache(repo_id)
+        lineage = Lineage(self.graph, extra)
+        parents = lineage.parents(repo_id)
+        if not parents and not lineage.children(repo_id):
+            raise NoLineageError(
+                f"No lineage is known for {repo_id!r} (no base_model on its card, and it is not in the "
+                "lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
+                f"`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md).")
+        return self._predict(repo_id, lineage, unknown=[])
+
+    def predict_edges(self, model: str, edges: Sequence[Edge]) -> Prediction:
+        """Predict a hypothetical ``model`` made from the given parents (a card, recipe or ``--parent``).
+
+        Parents the predictor does not know are dropped, listed in ``unknown_parents`` and widen the
+        interval by their share of the weight; :class:`NoLineageError` when none is known.
+        """
+        if not edges:
+            raise NoLineageError(f"No parents were given for {model!r}: name at least one known model.")
+        known, unknown = [], []
+        for e in edges:
+            edge = Edge(model, e.parent, e.relation, e.weight, e.root)
+            (known if self.knows(e.parent) else unknown).append(edge)
+        if not known:
+            raise NoLineageError(
+                f"None of the parents of {model!r} is known to the predictor: "
+                f"{', '.join(e.parent for e in unknown)}. Ingest their scores or lineage, or name other parents.")
+        extra = LineageGraph(known, nodes=[model])
+        lineage = Lineage(self.graph, extra, hide=model)
+        total = sum(abs(e.weight) if e.weight is not None else 1.0 for e in edges)
+        share = sum(abs(e.weight) if e.weight is not None else 1.0 for e in unknown) / total if total else 0.0
+        return self._predict(model, lineage, unknown=[e.parent for e in unknown], widen=1.0 + share)
+
+    def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
+        local = local_system(model, lineage, self._observed, self.lrmf.node_index_)
+        target = model + HELD_OUT
+        proba = np.asarray(self.lrmf.fold_in_proba(local.graph, [target]), dtype=np.float64)
+        mean = self._benchmark_scores(proba)
+        # calibrated as `hub-lineage evaluate` measures it (no per-model scale); unknown parents widen
+        low, high = self.intervals.interval(mean[None, :], np.array([widen]))
+        predicted = {b: Interval(float(mean[k]), float(low[0, k]), float(high[0, k]))
+                     for k, b in enumerate(self.benchmarks)}
+        drivers = [Driver(m, rel, hops, w, self.observed(m)) for m, rel, hops, w in local.drivers(self.lrmf)]
+        return Prediction(model, predicted, self.observed(model), drivers, unknown,
+                          float(self.intervals.coverage))
+
+    def _benchmark_scores(self, proba: np.ndarray) -> np.ndarray:
+        """Count-weighted mean of item probabilities per benchmark; shape (n_benchmarks,)."""
+        proba = proba.reshape(-1)
+        bench = np.asarray(self._item_benchmarks)
+        out = np.empty(len(self.benchmarks))
+        for k, b in enumerate(self.benchmarks):
+            cols = bench == b
+            out[k] = float(np.average(proba[cols], weights=self._item_counts[cols]))
+        return out
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _resolve_on_hub(repo_id: str, hub: HubClient | None, offline: bool) -> LineageGraph:
+    from hub_lineage.lineage.hub import HubClient
+
+    client = hub if hub is not None else HubClient(offline=offline)
+    return client.resolve(repo_id)
+
+
+def _resolve_from_cache(repo_id: str) -> LineageGraph | None:
+    """Offline, for a model outside the stored graph: the Hub cache may know its card."""
+    from hub_lineage.errors import HubUnavailableError, RepoNotFoundError
+    from hub_lineage.lineage.hub import HubClient
+
+    try:
+        return HubClient(offline=True).resolve(repo_id)
+    except (HubUnavailableError, RepoNotFoundError):
+        return None
+
+
+def _training_data(store_or_matrix: Any, graph: LineageGraph | None) -> tuple[ObservationMatrix, LineageGraph]:
+    if isinstance(store_or_matrix, ObservationMatrix):
+        return store_or_matrix, graph if graph is not None else LineageGraph()
+    store = store_or_matrix
+    if store.is_empty():
+        raise NotFittedError(
+            "The store is empty: nothing to fit on. Ingest data first, e.g.\n"
+            "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
+            "../shared/data/hf_lineage_edges_2025-06.csv")
+    matrix = store.to_matrix(level="benchmark")
+    stored_graph = store.lineage_graph()
+    if graph is not None:
+        stored_graph.update(graph)
+    return matrix, stored_graph
+
+
+def default_params(seed: int = 0) -> dict[str, Any]:
+    """LRMF hyper-parameters for a saved predictor.
+
+    The evaluation protocol's fixed choices for leaderboard data (chance-level floors, biases:
+    ``evaluation.SETTING_PARAMS``) with ``lambda_lineage`` = 1, the middle of its tuning grid, and a
+    looser ``tol``: the objective is within 0.1% of its optimum after ~10 iterations, and a full
+    fit plus five calibration fits must stay a one-off of minutes.
+    """
+    from hub_lineage.evaluation import protocol as evaluation
+
+    base = dict(evaluation.SETTING_PARAMS.get("heterogeneous", {}).get("lrmf", {}))
+    return {"lambda_lineage": 1.0, **base, "tol": 1e-4, "max_iter": 40, "random_state": seed}
+
+
+def _version(matrix: ObservationMatrix, graph: LineageGraph, params: Mapping[str, Any]) -> str:
+    """``<package version>+<hash of data and hyper-parameters>``: refitting the same data keeps it."""
+    digest = hashlib.sha1()
+    digest.update("\n".join(matrix.models).encode())
+    digest.update("\n".join(matrix.items).encode())
+    digest.update(np.nan_to_num(matrix.values, nan=-1.0).tobytes())
+    digest.update(str(len(graph.edges)).encode())
+    digest.update(json.dumps(_jsonable(params), sort_keys=True).encode())
+    try:
+        pkg = _pkg_version("hub-lineage")
+    except PackageNotFoundError:
+        pkg = "0"
+    return f"{pkg}+{digest.hexdigest()[:8]}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def parse_parent(spec: str, child: str) -> Edge:
+    """``ID[:relation[:weight]]`` (the ``--parent`` option) -> an :class:`Edge` from ``child``."""
+    parent, _, rest = spec.partition(":")
+    relation, _, weight = rest.partition(":")
+    if not _REPO_ID.match(parent):
+        raise InvalidRepoIdError(f"--parent {spec!r}: {parent!r} is not a Hub repo id ('org/name').")
+    try:
+        w = float(weight) if weight else None
+    except ValueError:
+        raise InvalidInputError(f"--parent {spec!r}: weight {weight!r} is not a number.") from None
+    return Edge(child, parent, Relation.parse(relation or "finetune"), w)
+
+
+__all__ = ["Interval", "Driver", "Prediction", "Predictor", "CompactGraph", "parse_parent", "asdict"]

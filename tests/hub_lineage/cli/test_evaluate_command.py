@@ -1,0 +1,68 @@
+"""``hub-lineage evaluate`` on a slice of the real shared data, and its error messages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from hub_lineage.cli.main import main
+from cli_runner import run_main  # noqa: E402  (tests/ is on sys.path via conftest)
+
+from shared_data import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
+CONTENTS = DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
+EDGES = DATA / "hf_lineage_edges_2025-06.csv"
+
+
+def _run(capsys, *args: str) -> tuple[int, str, str]:
+    return run_main(list(args), capsys, main)
+
+
+@pytest.fixture
+def data_args() -> list[str]:
+    if not (CONTENTS.exists() and EDGES.exists()):
+        pytest.skip(f"the shared data is not at {DATA} (leaderboard contents and edge list)")
+    return ["--data", str(CONTENTS), "--data", str(EDGES)]
+
+
+def test_json_contract_on_the_qwen_family_slice(capsys, data_args):
+    code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
+                          "--seeds", "1", "--methods", "lrmf,mla,mean", "--no-tune", "--coverage", "0", "--limit", "30",
+                          "--json", "--quiet")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["setting"] == "homogeneous:Qwen/Qwen2.5-7B" and data["seeds"] == 1
+    assert set(data["results"]) == {"lrmf", "mla", "mean"}
+    benches = ("ifeval", "bbh", "math", "gpqa", "musr", "mmlu_pro")
+    for method, metrics in data["results"].items():
+        for name in ("pearson_all", "spearman_all", "mae_all", *(f"pearson_{b}" for b in benches)):
+            stat = metrics[name]
+            assert set(stat) == {"mean", "sd"} and -1.0 <= stat["mean"] <= 1.0, (method, name)
+    # lineage carries information inside the family; the training mean cannot rank models
+    assert data["results"]["mla"]["pearson_all"]["mean"] > data["results"]["mean"]["pearson_all"]["mean"]
+
+
+def test_table_output_and_noise(capsys, data_args):
+    code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
+                          "--seeds", "1", "--methods", "mla", "--noise", "remove:0.4", "--quiet")
+    assert code == 0, err
+    assert "lineage noise remove:0.4" in out and "pearson_all" in out and out.count("\n") >= 3
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--setting", "hetero"], "valid settings are heterogeneous, homogeneous:ROOT"),
+    (["--setting", "homogeneous:nobody/none"], "'nobody/none' is not in the lineage graph"),
+    (["--methods", "lrmf,mlaa"], "Did you mean 'mla'"),
+    (["--noise", "add:2"], "add:FRACTION"),
+])
+def test_bad_input_is_refused_clearly(capsys, data_args, args, message):
+    code, _, err = _run(capsys, "evaluate", *data_args, "--seeds", "1", "--quiet", *args)
+    assert code == 2
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_file_and_help(capsys, tmp_path):
+    code, _, err = _run(capsys, "evaluate", "--data", str(tmp_path / "nope.csv"), "--quiet")
+    assert code == 2 and "does not exist" in err
+    code, out, _ = _run(capsys, "evaluate", "--help")
+    assert code == 0 and "Example:" in out and "--setting" in out

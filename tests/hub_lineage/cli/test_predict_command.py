@@ -1,0 +1,125 @@
+"""``hub-lineage predict`` / ``fit`` / ``rank-bases`` from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from tiny_predictor import tiny_predictor_dir
+
+from hub_lineage.cli.main import cli, main
+
+# scipy too: scipy.sparse alone costs ~0.7 s of imports, half the 1.5 s budget of `predict` (issue 6)
+HEAVY = ("torch", "transformers", "lm_eval", "sentence_transformers", "mergekit", "scipy")
+
+
+@pytest.fixture(scope="module")
+def predictor_dir(tmp_path_factory):
+    return tiny_predictor_dir(tmp_path_factory.mktemp("predictor"))
+
+
+def _run(args):
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_predict_json_contract(predictor_dir):
+    out = json.loads(_run(["predict", "alpha/ft-3", "--offline", "--json", "--predictor", str(predictor_dir)]))
+    assert out["model"] == "alpha/ft-3"
+    assert list(out["predicted"]) == ["ifeval", "bbh", "math", "gpqa", "musr", "mmlu_pro"]
+    assert all(set(v) == {"mean", "low", "high"} for v in out["predicted"].values())
+    assert set(out["actual"]) == set(out["predicted"])
+    assert out["drivers"] and {"model", "relation", "hops", "influence"} <= set(out["drivers"][0])
+
+
+def test_predict_table_and_parents(predictor_dir):
+    table = _run(["predict", "alpha/ft-3", "--offline", "--predictor", str(predictor_dir)])
+    assert "predicted" in table and "actual" in table and "alpha/base" in table and "mmlu_pro" in table
+    out = json.loads(_run(["predict", "--parent", "beta/base:merge:0.7", "--parent", "gamma/base:merge:0.3",
+                           "--parent", "ghost/model:merge:0.1", "--json", "--offline",
+                           "--predictor", str(predictor_dir)]))
+    assert out["actual"] is None and out["unknown_parents"] == ["ghost/model"]
+    assert {d["model"] for d in out["drivers"]} == {"beta/base", "gamma/base"}
+
+
+def test_predict_from_a_card(predictor_dir, tmp_path):
+    card = tmp_path / "README.md"
+    card.write_text("---\nbase_model: gamma/base\n---\n# planned\n")
+    out = json.loads(_run(["predict", "--card", str(card), "--json", "--offline", "--predictor", str(predictor_dir)]))
+    assert out["drivers"][0]["model"] == "gamma/base"
+
+
+def test_rank_bases(predictor_dir):
+    out = json.loads(_run(["rank-bases", "--benchmark", "bbh", "beta/base", "alpha/base", "gamma/base",
+                           "nobody/here", "--json", "--offline", "--predictor", str(predictor_dir)]))
+    assert [r["candidate"] for r in out["ranking"]] == ["alpha/base", "gamma/base", "beta/base"]
+    assert out["unknown"] == ["nobody/here"]
+    assert out["ranking"][0]["candidate_actual"]["bbh"] > out["ranking"][-1]["candidate_actual"]["bbh"]
+    table = _run(["rank-bases", "--benchmark", "mean", "beta/base", "alpha/base", "--offline",
+                  "--predictor", str(predictor_dir)])
+    assert table.index("alpha/base") < table.index("beta/base")
+
+
+def _cli_subprocess(args, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-c", "from hub_lineage.cli.main import main; main()", *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_predict_path_imports_no_heavy_library(predictor_dir):
+    code = ("import sys, json\nfrom hub_lineage.cli.main import main\nsys.argv = ['hub-lineage', 'predict', 'alpha/ft-3', "
+            f"'--offline', '--json', '--predictor', {str(predictor_dir)!r}]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+
+
+def test_offline_and_empty_says_how_to_ingest(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", "alpha/ft-3", "--store", str(tmp_path / "store.sqlite")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "hub-lineage ingest" in err and "hub-lineage fit" in err and "Traceback" not in err
+
+
+def test_bad_input_exits_2_with_a_message(predictor_dir, capsys):
+    for args, needle in [(["predict", "nobody/unknown", "--offline"], "--parent"),
+                         (["predict", "--parent", "a/b", "--card", "x.md", "--offline"], "only one"),
+                         (["predict", "--offline"], "Name a model"),
+                         (["rank-bases", "--benchmark", "nope", "alpha/base", "--offline"], "Unknown benchmark")]:
+        with pytest.raises(SystemExit) as exc:
+            main([*args, "--predictor", str(predictor_dir)])
+        assert exc.value.code == 2, args
+        assert needle in capsys.readouterr().err
+
+
+def test_fit_command_from_a_store(tmp_path, shared_data):
+    """`fit` on a real slice: the leaderboard contents of one family plus the edge list."""
+    import csv
+
+    src = shared_data / "open_llm_leaderboard_contents_2025-02-08.csv"
+    with src.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if "Qwen2.5-7B" in (r.get("Base Model") or "")][:60]
+        header = reader.fieldnames
+    small = tmp_path / "contents.csv"
+    with small.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    store = str(tmp_path / "store.sqlite")
+    _run(["ingest", str(small), "--store", store])
+    out = tmp_path / "pred"
+    text = _run(["fit", "--store", store, "--out", str(out)])
+    assert "Fitted predictor" in text and (out / "meta.json").is_file()
+    model = rows[0]["fullname"]
+    result = json.loads(_run(["predict", model, "--offline", "--json", "--predictor", str(out)]))
+    assert result["model"] == model and len(result["predicted"]) == 6
