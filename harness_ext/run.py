@@ -14,10 +14,12 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from hub_lineage.errors import DataFormatError, HubLineageError, InvalidInputError, LineageWarning
+from hub_lineage.data.sources.lm_eval_metrics import MetricMap
 from hub_lineage.data.store.database import IngestReport, Store
+from hub_lineage.data.store.ingest import ingest_paths
+from hub_lineage.lineage.hub import HubClient
 
 
 @dataclass
@@ -63,7 +65,7 @@ def run_eval(
     *,
     store: Store | str | Path | None = None,
     model_id: str | None = None,
-    metrics: Any = None,
+    metrics: MetricMap | None = None,
     resolve_lineage: bool = True,
 ) -> EvalOutcome:
     """Run lm-eval with ``lm_eval_args``, then store its samples (and the model's Hub lineage).
@@ -90,7 +92,7 @@ def run_eval(
         raise DataFormatError(f"lm-eval wrote no samples files under {out!r}: nothing to record.")
     own = store if isinstance(store, Store) else Store(store)
     try:
-        report = own.ingest_paths(written, model_id=model_id, metrics=metrics)
+        report = ingest_paths(own, written, model_id=model_id, metrics=metrics)
         models = sorted({r["model"] for r in own.runs() if r["source"] in {str(p.resolve()) for p in written}})
         note = resolve_into(own, models) if resolve_lineage else ""
     finally:
@@ -101,10 +103,6 @@ def run_eval(
 
 def resolve_into(store: Store, models: Sequence[str]) -> str:
     """Add the Hub lineage of ``models`` to the store; local paths and failures are noted, not raised."""
-    try:
-        from hub_lineage.lineage.hub import HubClient
-    except ImportError:
-        return "lineage not resolved: hub_lineage.lineage.hub is not available"
     notes = []
     client = HubClient()
     for model in models:

@@ -65,7 +65,7 @@ class StoreTracker(EvaluationTracker):
         runs = self.sample_runs(results, samples)
         store = self.store if isinstance(self.store, Store) else Store(self.store)
         try:
-            return store.ingest_samples(runs)
+            return store.add_samples(runs)
         finally:
             if store is not self.store:
                 store.close()

@@ -78,14 +78,13 @@ def run_merge(
 
 def write_card(readme: Path, result: PreflightResult, *, predictor_version: str) -> None:
     """Add the predicted scores (``verified: false``) to the merged model's README, keeping mergekit's text."""
+    from hub_lineage.files import write_atomic
     from hub_lineage.predict.modelcard import add_predictions
 
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     name = readme.parent.name
-    readme.write_text(
-        add_predictions(text, result.prediction, model_name=name, predictor_version=predictor_version),
-        encoding="utf-8",
-    )
+    write_atomic(readme, add_predictions(text, result.prediction, model_name=name,
+                                         predictor_version=predictor_version))
 
 
 def validate_with_mergekit(recipe: Recipe) -> Any:

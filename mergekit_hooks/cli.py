@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from hub_lineage.cli.options import json_option, predictor_option
 from hub_lineage.errors import InvalidInputError
 
 EXAMPLES = """\b
@@ -50,12 +51,11 @@ def _pairs(values: tuple[str, ...], what: str) -> dict[str, str]:
               "recipes, the best-ranked one that passes.")
 @click.option("--merge-option", "merge_options", multiple=True, metavar="KEY=VALUE",
               help="A mergekit MergeOptions field for --merge (e.g. cuda=true, allow_crimes=true).")
-@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False),
-              help="A fitted predictor directory (default: the one `hub-lineage fit` saved).")
+@predictor_option("A fitted predictor directory (default: the one `hub-lineage fit` saved).")
 @click.option("--model-id", "model_ids", multiple=True, metavar="PATH=ORG/NAME",
               help="Which Hub model a local model directory in the recipe holds. Repeatable.")
 @click.option("--validate-with-mergekit", is_flag=True, help="Also validate with mergekit's own parser (slow).")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract instead of a table.")
+@json_option()
 def preflight_command(
     recipes: tuple[str, ...],
     requires: tuple[str, ...],
@@ -69,6 +69,7 @@ def preflight_command(
     as_json: bool,
 ) -> int:
     from hub_lineage.lineage.recipes import load_recipe
+    from hub_lineage.predict.loading import load_predictor
     from mergekit_hooks import preflight as pf
 
     ids = _pairs(model_ids, "--model-id")
@@ -82,7 +83,7 @@ def preflight_command(
 
         for r in recipes:
             validate(load_recipe(r, model_ids=ids))
-    predictor = pf.load_predictor(predictor_dir)
+    predictor = load_predictor(predictor_dir, fit_if_missing=False)  # never a first-run fit here
     benchmarks = list(predictor.benchmarks)
     gates = [pf.parse_gate(g, benchmarks) for g in requires]
     results = pf.preflight(recipes, predictor, gates=gates, rank_by=rank_by.lower() if rank_by else None,

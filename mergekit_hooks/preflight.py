@@ -3,7 +3,8 @@
 A recipe becomes a hypothetical lineage node (:mod:`hub_lineage.lineage.recipes`) that a fitted
 :class:`~hub_lineage.predict.predictor.Predictor` folds in closed form (no refit): per-benchmark predicted
 accuracy with an interval. Gates (``bbh>=0.45``) are judged on the predicted mean, or with
-``strict`` on the interval's pessimistic end (``low`` for ``>``/``>=``, ``high`` for ``<``/``<=``).
+``strict`` on the interval's pessimistic end (``low`` for ``>``/``>=``, ``high`` for ``<``/``<=``);
+a gate on ``mean`` reads the average of the benchmarks' intervals the same way.
 
 Nothing here imports mergekit (it imports torch): running a merge lives in
 :mod:`mergekit_hooks.bridge`, the one module that does.
@@ -25,7 +26,8 @@ from hub_lineage.errors import InvalidInputError, NoLineageError
 from hub_lineage.lineage.recipes import Recipe, load_recipe
 
 if TYPE_CHECKING:
-    from hub_lineage.predict.predictor import Interval, Prediction, Predictor
+    from hub_lineage.predict.prediction import Interval, Prediction
+    from hub_lineage.predict.predictor import Predictor
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
@@ -127,9 +129,20 @@ class PreflightResult:
 
 
 def _score(predicted: Mapping[str, Interval], bench: str) -> float:
-    if bench == MEAN:
-        return sum(float(i.mean) for i in predicted.values()) / max(len(predicted), 1)
-    return float(predicted[bench].mean)
+    return float(gate_interval(predicted, bench).mean)
+
+
+def gate_interval(predicted: Mapping[str, Interval], bench: str) -> Interval:
+    """The interval a gate on ``bench`` is judged on; for ``mean``, the mean of the benchmarks'
+    means, lows and highs (so ``strict`` reads its pessimistic end as for any benchmark)."""
+    if bench != MEAN:
+        return predicted[bench]
+    from hub_lineage.predict.prediction import Interval
+
+    def average(end: str) -> float:
+        return sum(float(getattr(i, end)) for i in predicted.values()) / max(len(predicted), 1)
+
+    return Interval(average("mean"), average("low"), average("high"))
 
 
 def _intervals_json(predicted: Mapping[str, Interval]) -> dict[str, dict[str, float]]:
@@ -138,13 +151,6 @@ def _intervals_json(predicted: Mapping[str, Interval]) -> dict[str, dict[str, fl
 
 
 # -- prediction ----------------------------------------------------------------------------------
-
-
-def load_predictor(path: str | os.PathLike[str] | None = None) -> Predictor:
-    """The predictor saved at ``path``, or the one ``hub-lineage fit`` saved under HUB_LINEAGE_HOME."""
-    from hub_lineage.predict.predictor import Predictor
-
-    return Predictor.load(path)
 
 
 def predict_recipe(
@@ -217,8 +223,7 @@ def preflight(
     results = []
     for recipe in recipes:
         prediction = predict_recipe(recipe, predictor)
-        verdicts = [(g, g.check(prediction.predicted[g.bench], strict) if g.bench != MEAN
-                     else _OPS[g.op](_score(prediction.predicted, MEAN), g.threshold)) for g in gates]
+        verdicts = [(g, g.check(gate_interval(prediction.predicted, g.bench), strict)) for g in gates]
         results.append(PreflightResult(recipe, prediction, parent_scores(recipe, predictor), verdicts))
     if rank_by is not None:
         results.sort(key=lambda r: -_nan_low(r.score(rank_by)))

@@ -25,7 +25,8 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from hub_lineage.model.embeddings import knn_graph
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.lrmf import LRMF
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.evaluation.synthetic import make_lineage_data

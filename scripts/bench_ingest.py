@@ -22,6 +22,7 @@ import numpy as np
 from hub_lineage.benchmarks import LEADERBOARD, benchmark_of_task
 from hub_lineage.data.sources.lm_eval import sha256
 from hub_lineage.data.store.database import Store
+from hub_lineage.data.store.ingest import ingest_paths
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 TASKS = {b.key: (f"{b.task_prefix}_synthetic" if b.key != "mmlu_pro" else b.task_prefix, b.n_instances)
@@ -53,8 +54,8 @@ def write_details(folder: Path, rng: np.random.Generator) -> Path:
 
 def fill_store(store: Store, n_models: int, rng: np.random.Generator) -> None:
     """Write ``n_models`` x 6 task runs straight into the store's tables (the row layout
-    ``Store._write_run`` produces), in one transaction: the benchmark measures reading, not setup."""
-    with store.transaction() as db:
+    ``Store.add_samples`` writes), in one transaction: the benchmark measures reading, not setup."""
+    with store.atomic() as db:
         inst, sets = [], []
         for task, n in TASKS.values():
             first = len(inst) + 1
@@ -87,17 +88,17 @@ def main() -> None:
         details = write_details(tmp_path / "details", rng)
         with Store(tmp_path / "a.sqlite") as store:
             t = time.perf_counter()
-            report = store.ingest_paths([details], metrics=None)
+            report = ingest_paths(store, [details], metrics=None)
             print(f"details run (21,606 samples, 6 files): {time.perf_counter() - t:.2f} s (limit 5 s) "
                   f"{report.to_json()}")
             t = time.perf_counter()
-            again = store.ingest_paths([details])
+            again = ingest_paths(store, [details])
             print(f"same details run again: {time.perf_counter() - t:.2f} s, added {again.observations_added}")
         contents = DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
         if contents.exists():
             with Store(tmp_path / "b.sqlite") as store:
                 t = time.perf_counter()
-                report = store.ingest_paths([contents])
+                report = ingest_paths(store, [contents])
                 print(f"contents table (3,827 rows): {time.perf_counter() - t:.2f} s (limit 2 s) {report.to_json()}")
         else:
             print(f"contents table: skipped ({contents} not found)")

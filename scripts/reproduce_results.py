@@ -64,7 +64,7 @@ NOTES = [
     "with better models leaves a lower training mean), not a bug. In the instance setting the same "
     "artefact makes `difficulty` and `mean` correlate at -1 on accuracy; their AUC is what counts.",
     "- Hyper-parameters: each method has fixed settings plus a small grid (`SETTING_GRIDS` in "
-    "`hub_lineage/evaluation/protocol.py`), searched per fold on the training models only: a validation fifth "
+    "`hub_lineage/evaluation/tuning.py`), searched per fold on the training models only: a validation fifth "
     "of them (heterogeneous) or a 3-fold inner cross-validation (homogeneous); the winner's held-out "
     "residuals calibrate the split-conformal intervals. Instance setting: for each held-out fine-tune, "
     "the other fine-tunes are held out together as the validation set.",

@@ -8,13 +8,16 @@ seed 0, the fold is removed (its models are never scored here) and each variant 
 validation split of the TRAINING models only, exactly as the protocol's tuning does: a validation
 fifth (heterogeneous) or a 3-fold inner cross-validation (homogeneous). Prints mean Pearson per
 benchmark over the outer folds. This is how the side-information weights in
-hub_lineage/evaluation/protocol.py were chosen.
+hub_lineage/evaluation/tuning.py were chosen.
 """
 import sys, json, time, warnings
 import numpy as np
 from hub_lineage.evaluation import protocol as ev
 from hub_lineage.evaluation import splits
 from hub_lineage.evaluation import metrics
+from hub_lineage.evaluation.held_out import (cross_validated_predictions, method_graph, predict_held_out,
+                                             seeded_estimator, training_matrix)
+from hub_lineage.evaluation.tuning import SETTING_PARAMS
 from hub_lineage.data.sources.detect import load_dataset
 D = "../shared/data/"
 setting = sys.argv[1]
@@ -31,17 +34,17 @@ kind = task.setting.kind
 for name, (method, params) in variants.items():
     t0 = time.time(); scores = []
     for fold in folds:
-        train = ev.training_matrix(task.matrix, fold)
+        train = training_matrix(task.matrix, fold)
         inner = splits.eligible_models(train.models, task.graph)
-        base = {**ev.SETTING_PARAMS[kind].get(method, {}), **params}
-        fp, g = ev.method_graph(base, task.matrix, task.graph)
-        make = ev.estimator_factory(method, fp, seed)
+        base = {**SETTING_PARAMS[kind].get(method, {}), **params}
+        fp, g = method_graph(base, task.matrix, task.graph)
+        estimator = seeded_estimator(method, fp, seed)
         if n_inner == 1:
             val = splits.kfold(inner, 5, seed + 1)[0]
-            pred = train.benchmark_scores(ev.predict_held_out(make, train, g, val))
+            pred = train.benchmark_scores(predict_held_out(estimator, train, g, val))
         else:
             val = inner
-            pred = ev.cross_validated_predictions(make, train, g, val, n_inner, seed + 1)
+            pred = cross_validated_predictions(estimator, train, g, val, n_inner, seed + 1)
         actual = train.select_models(val).benchmark_scores()
         scores.append(metrics.score_table(pred, actual, train.benchmarks))
     keys = ["pearson_all"] + [f"pearson_{b}" for b in train.benchmarks]

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from hub_lineage.benchmarks import LEADERBOARD
-from hub_lineage.lineage.graph import Edge, LineageGraph
+from hub_lineage.lineage.edges import Edge
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
 
 QWEN = "Qwen/Qwen2.5-7B"

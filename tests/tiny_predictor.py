@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from hub_lineage.benchmarks import LEADERBOARD
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
 
 FAMILIES = {"alpha/base": 0.65, "beta/base": 0.35, "gamma/base": 0.5}

@@ -3,15 +3,19 @@
 Each command lives in ``hub_lineage/cli/commands/<name>.py`` and is imported only when it runs, so
 ``hub-lineage predict`` never pays for what ``hub-lineage eval`` imports (torch, lm_eval).
 Library errors (:class:`HubLineageError`) become one-line messages here, in one place;
-``HUB_LINEAGE_DEBUG=1`` shows the traceback instead.
+``HUB_LINEAGE_DEBUG=1`` shows the traceback instead. The library logs (a logger per module);
+while a command runs, its INFO messages print on stderr as bare lines, as the CLI printed them.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -83,11 +87,53 @@ def run_command(command: click.Command, argv: list[str] | None, prog_name: str, 
     traceback). ``usage_exit_code`` overrides click's exit code for its usage errors
     (``mergekit-preflight`` reserves 1 for a failed gate, so all bad input exits 2 there).
     """
-    with warnings.catch_warnings():  # restores the caller's warning state (tests call main in-process)
+    with warnings.catch_warnings(), library_logging():  # both restored after (tests call main in-process)
         warnings.showwarning = _show_warning
         for category in (LineageWarning, DataWarning):
             warnings.simplefilter("always", category)  # each repair is worth saying every run
         return _run(command, argv, prog_name, usage_exit_code)
+
+
+#: The packages whose log records a command shows.
+LOGGERS = ("hub_lineage", "harness_ext", "mergekit_hooks")
+
+
+class EchoHandler(logging.Handler):
+    """Log records as stderr lines: INFO bare, WARNING and above as ``Warning: ...``/``Error: ...``.
+
+    Writes to the current ``sys.stderr`` at each record (through click), so a stream swapped in
+    after the handler was made (pytest's capture) still gets the lines.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = self.format(record)
+            if record.levelno >= logging.WARNING:
+                message = f"{record.levelname.capitalize()}: {message}"
+            click.echo(message, err=True)
+        except Exception:
+            self.handleError(record)
+
+
+@contextmanager
+def library_logging(level: int = logging.INFO) -> Iterator[None]:
+    """Show the library's log records at ``level`` and above on stderr for the duration of a command.
+
+    A logger the caller already set to a level keeps it; everything is put back on exit.
+    """
+    handler = EchoHandler(level)
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(level)
+    try:
+        yield
+    finally:
+        for logger, old in zip(loggers, levels):
+            logger.removeHandler(handler)
+            logger.setLevel(old)
 
 
 def _run(command: click.Command, argv: list[str] | None, prog_name: str,

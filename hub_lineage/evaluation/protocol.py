@@ -8,8 +8,9 @@ whose factors come from the Laplacian), and their prediction is ``predict_proba`
 is LRMF's fold-in (harmonic extension) computed inside the same fit.
 
 Hyper-parameters and the conformal intervals use only the training models of each fold: an inner
-cross-validation over them (:func:`cross_validated_predictions`) scores each candidate of the
-method's grid and gives the held-out residuals the intervals are calibrated on.
+cross-validation over them (:mod:`hub_lineage.evaluation.tuning`) scores each candidate of the
+method's grid and gives the held-out residuals the intervals are calibrated on. Every fit is a
+clone of one unfitted estimator that never sees its test models (:mod:`hub_lineage.evaluation.held_out`).
 
 The ``instance`` setting (MMLU-Pro, one item per question) holds out each fine-tune whose parent
 is scored, one at a time, and reports instance-level AUC and predicted vs actual accuracy.
@@ -17,82 +18,50 @@ is scored, one at a time, and reports instance-level AUC and predicted vs actual
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from hub_lineage.evaluation import metrics
-
-from hub_lineage.lineage import side_info as side_graph
-
-from hub_lineage.evaluation import splits
-from hub_lineage.model.baselines import MeanBaseline, get_method
-from hub_lineage.errors import InvalidInputError, NoLineageError, RepoNotFoundError
-from hub_lineage.lineage.graph import LineageGraph
-from hub_lineage.predict.intervals import ConformalIntervals
 from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.errors import InvalidInputError, RepoNotFoundError
+from hub_lineage.evaluation import metrics, splits
+from hub_lineage.evaluation.held_out import method_graph, predict_held_out, seeded_estimator
+from hub_lineage.evaluation.tuning import SETTING_PARAMS, tune_and_calibrate, tune_instance
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.model.registry import get_method
 
 SETTING_KINDS = ("heterogeneous", "homogeneous", "instance")
 DEFAULT_METHODS = ("lrmf", "mla", "ncf", "mf", "mean")
 INSTANCE_METHODS = ("lrmf", "parent", "difficulty", "mla", "mf", "ncf", "mean")
 
-# LRMF's loss is a mean over instances while the L2 and Laplacian terms are sums over nodes, so
-# useful weights are small (reg ~ 1e-4); aggregate data has 6 items, so few factors suffice.
-_LRMF_AGGREGATE = {"n_factors": 8, "reg": 1e-4, "biases": True, "chance": "items", "max_iter": 30, "tol": 1e-4}
-
-_LRMF_INSTANCE = {"n_factors": 8, "reg": 1e-4, "biases": True, "lambda_lineage": 1e-3, "max_iter": 30, "tol": 1e-4}
-
-#: Per-setting fixed parameters and tuning grids. The grids are searched on the training models of
-#: each fold only; the fixed parameters were chosen once from the method's design, not from tests.
-# Side-information nodes (hub_lineage.lineage.side_info) in LRMF's model graph: one node per (architecture,
-# size bucket), per model type and per chat-template flag. Weights chosen on validation splits of
-# training models only (docs/results.md lists every variant tried).
-_SIDE_HETEROGENEOUS = {"arch_size": 0.03, "type": 0.01, "chat_template": 0.01}
-_SIDE_HOMOGENEOUS = {"type": 0.2, "chat_template": 0.2}
-
-SETTING_PARAMS: dict[str, dict[str, dict[str, Any]]] = {
-    "heterogeneous": {"lrmf": {**_LRMF_AGGREGATE, "side": _SIDE_HETEROGENEOUS}, "mf": {**_LRMF_AGGREGATE},
-                      "mla": {"fallback": "mean"}},
-    "homogeneous": {"lrmf": {**_LRMF_AGGREGATE}, "mf": {**_LRMF_AGGREGATE}, "mla": {"fallback": "mean"}},
-    "instance": {"lrmf": {**_LRMF_INSTANCE}, "mf": {**_LRMF_INSTANCE}, "mla": {"fallback": "mean"},
-                 "parent": {"fallback": "mean"}, "ncf": {"epochs": 3, "batch_size": 4096}},
-}
-#: Inner folds for tuning and calibration: 1 = a single validation split (large settings).
-SETTING_INNER = {"heterogeneous": 1, "homogeneous": 3}
-SETTING_GRIDS: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
-    # lineage weight, and the weight of the leaderboard's root edges ("Base Model" = family root)
-    "heterogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}}
-                                    for lam, root in ((0.1, 0.5), (0.1, 1.0), (0.1, 2.0), (0.3, 1.0)))},
-    "homogeneous": {"lrmf": tuple({"lambda_lineage": lam, "relation_weights": {"root": root}, "side": side}
-                                  for side in ({}, _SIDE_HOMOGENEOUS)
-                                  for lam in (1e-3, 1e-2, 1e-1) for root in (0.5, 1.0))},
-    # how strongly every factor is pulled to the population mean (splits.with_population; 0 = off)
-    "instance": {"lrmf": ({"relation_weights": {"merge": 0.0}}, {"relation_weights": {"merge": 0.3}},
-                          {"relation_weights": {"merge": 1.0}})},
-}
-
 
 @dataclass(frozen=True)
 class Setting:
-    """``heterogeneous``, ``homogeneous:ROOT`` or ``instance``."""
+    """``heterogeneous``, ``homogeneous:ROOT`` (ROOT's family only) or ``instance``.
+
+    An invalid combination is refused when the setting is made, however it is made.
+    """
 
     kind: str
     root: str | None = None
 
+    def __post_init__(self) -> None:
+        # a family root is what homogeneous needs and what the other settings must not have
+        if self.kind not in SETTING_KINDS or (self.kind == "homogeneous") != bool(self.root):
+            raise InvalidInputError(
+                f"Unknown setting {str(self)!r}: valid settings are heterogeneous, homogeneous:ROOT "
+                "(e.g. homogeneous:Qwen/Qwen2.5-7B) and instance.")
+
     @classmethod
     def parse(cls, text: str) -> Setting:
+        """Read what ``--setting`` takes (``KIND`` or ``homogeneous:ROOT``)."""
         kind, _, root = text.strip().partition(":")
-        if kind not in SETTING_KINDS or (kind == "homogeneous") != bool(root):
-            raise InvalidInputError(
-                f"Unknown setting {text!r}: valid settings are heterogeneous, homogeneous:ROOT "
-                "(e.g. homogeneous:Qwen/Qwen2.5-7B) and instance.")
         return cls(kind, root or None)
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.root}" if self.root else self.kind
+        return self.kind if self.root is None else f"{self.kind}:{self.root}"
 
 
 @dataclass
@@ -190,127 +159,6 @@ def prepare(matrix: ObservationMatrix | None, graph: LineageGraph, setting: Sett
     return Task(setting, matrix, graph, eligible)
 
 
-# -- fitting one method -------------------------------------------------------------------------
-
-
-def training_matrix(matrix: ObservationMatrix, test: Sequence[str]) -> ObservationMatrix:
-    """``matrix`` without the observations of ``test`` models.
-
-    Model factors (architecture, size: what NCF and the linear baseline read) of all models stay,
-    because they are known for a new model before it is evaluated; its scores are not.
-    """
-    train = matrix.without_models(test)
-    train.model_meta = dict(matrix.model_meta)
-    return train
-
-
-def estimator_factory(method: str, params: dict[str, Any], seed: int) -> Callable[[], Any]:
-    """A zero-argument factory of unfitted estimators (``random_state=seed`` where accepted)."""
-    spec = get_method(method)
-
-    def make() -> Any:
-        est = spec.make(**params)
-        if hasattr(est, "random_state"):
-            est.random_state = seed
-        return est
-
-    return make
-
-
-def method_graph(params: dict[str, Any], matrix: ObservationMatrix, graph: LineageGraph
-                 ) -> tuple[dict[str, Any], LineageGraph]:
-    """Split a method's ``params`` into estimator parameters and the graph it fits on.
-
-    A ``"side"`` entry (side key -> weight, :mod:`hub_lineage.lineage.side_info`) adds the metadata
-    nodes of every model of ``matrix`` (test models too: metadata is not a score) to ``graph``.
-    """
-    params = dict(params)
-    side = params.pop("side", None)
-    return params, side_graph.augment(graph, matrix.model_meta, matrix.models, side)
-
-
-def predict_held_out(make: Callable[[], Any], matrix: ObservationMatrix, graph: LineageGraph,
-                     test: Sequence[str], instance_graph: Any = None) -> np.ndarray:
-    """Fit on ``matrix`` without ``test``; item-level predictions for ``test`` (n_test, n_items)."""
-    est = make()
-    train = training_matrix(matrix, test)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence chatter of 100s of fits; metrics tell the story
-        est.fit(train, graph, instance_graph)
-        try:
-            return np.asarray(est.predict_proba(list(test)), dtype=np.float64)
-        except NoLineageError:
-            pass
-        # A test model whose only scored relatives are in the same fold has no lineage left in
-        # training: it gets the training item means, as any method without lineage would.
-        fallback = MeanBaseline("item").fit(train).mean_
-        rows = []
-        for model in test:
-            try:
-                rows.append(np.asarray(est.predict_proba([model]), dtype=np.float64)[0])
-            except NoLineageError:
-                rows.append(fallback)
-        return np.vstack(rows)
-
-
-def _cv_items(make: Callable[[], Any], matrix: ObservationMatrix, graph: LineageGraph,
-              models: Sequence[str], n_folds: int, seed: int, instance_graph: Any = None) -> np.ndarray:
-    pred = np.full((len(models), len(matrix.items)), np.nan)
-    pos = {m: k for k, m in enumerate(models)}
-    for fold in splits.kfold(list(models), min(n_folds, len(models)), seed):
-        pred[[pos[m] for m in fold]] = predict_held_out(make, matrix, graph, fold, instance_graph)
-    return pred
-
-
-def cross_validated_predictions(make_estimator: Callable[[], Any], matrix: ObservationMatrix,
-                                graph: LineageGraph | None, models: Sequence[str], n_folds: int = 5,
-                                seed: int = 0, instance_graph: Any = None) -> np.ndarray:
-    """Held-out benchmark predictions for ``models`` (n_models, n_benchmarks).
-
-    ``models`` are split into ``n_folds`` folds; each fold is predicted by an estimator fitted on
-    ``matrix`` without that fold's observations (cold start). Use the result with the models'
-    actual ``matrix.benchmark_scores()`` to calibrate :class:`~hub_lineage.predict.intervals.ConformalIntervals`.
-    """
-    graph = graph if graph is not None else LineageGraph()
-    return matrix.benchmark_scores(_cv_items(make_estimator, matrix, graph, models, n_folds, seed, instance_graph))
-
-
-def _tune_and_calibrate(method: str, task: Task, graph: LineageGraph, test: Sequence[str],
-                        seed: int, opts: ProtocolOptions) -> tuple[dict[str, Any], ConformalIntervals | None]:
-    """Pick the grid point with the best inner-CV pearson_all; calibrate intervals on its residuals."""
-    base = {**SETTING_PARAMS.get(task.setting.kind, {}).get(method, {}), **opts.params.get(method, {})}
-    grid = SETTING_GRIDS.get(task.setting.kind, {}).get(method, get_method(method).grid)
-    grid = grid if opts.tune and method not in opts.params else ({},)
-    need_cv = len(grid) > 1 or opts.coverage is not None
-    train = training_matrix(task.matrix, test)
-    inner = splits.eligible_models(train.models, graph)
-    n_inner = opts.n_inner or SETTING_INNER.get(task.setting.kind, 3)
-    if not need_cv or len(inner) < 10:
-        return {**base, **grid[0]}, None
-    if n_inner == 1:  # one validation split (a fifth of the training models): 1 fit per grid point
-        inner = splits.kfold(inner, 5, seed + 1)[0]
-    actual = train.select_models(inner).benchmark_scores()
-    best: tuple[float, dict[str, Any], np.ndarray] | None = None
-    for point in grid:
-        params = {**base, **point}
-        fit_params, fit_graph = method_graph(params, task.matrix, graph)
-        make = estimator_factory(method, fit_params, seed)
-        if n_inner == 1:
-            pred = train.benchmark_scores(predict_held_out(make, train, fit_graph, inner, task.instance_graph))
-        else:
-            pred = cross_validated_predictions(make, train, fit_graph, inner, n_inner, seed + 1,
-                                               task.instance_graph)
-        score = metrics.score_table(pred, actual, train.benchmarks)["pearson_all"]
-        score = -np.inf if np.isnan(score) else score
-        if best is None or score > best[0]:
-            best = (score, params, pred)
-    assert best is not None
-    intervals = None
-    if opts.coverage is not None:
-        intervals = ConformalIntervals(opts.coverage).fit(best[2], actual)
-    return best[1], intervals
-
-
 # -- the protocol -------------------------------------------------------------------------------
 
 
@@ -332,9 +180,9 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
         for k, fold in enumerate(folds):
             if opts.progress:
                 opts.progress(f"seed {seed} {method} fold {k + 1}/{len(folds)}")
-            params, intervals = _tune_and_calibrate(method, task, graph, fold, seed, opts)
+            params, intervals = tune_and_calibrate(method, task, graph, fold, seed, opts)
             fit_params, fit_graph = method_graph(params, task.matrix, graph)
-            items = predict_held_out(estimator_factory(method, fit_params, seed), task.matrix, fit_graph, fold)
+            items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
             rows = [pos[m] for m in fold]
             pred[rows] = task.matrix.benchmark_scores(items)
             if intervals is not None:
@@ -344,28 +192,6 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
             out[method]["coverage"] = metrics.coverage(low, high, actual)
             out[method]["interval_width"] = float(np.nanmean(high - low))
     return out
-
-
-def _tune_instance(method: str, task: Task, held_out: str, seed: int, opts: ProtocolOptions) -> dict[str, Any]:
-    """Grid point with the best mean AUC on the OTHER fine-tunes, held out together from a fit that
-    also lacks ``held_out`` (the test model is in neither the fit nor the validation)."""
-    base = {**SETTING_PARAMS["instance"].get(method, {}), **opts.params.get(method, {})}
-    grid = SETTING_GRIDS["instance"].get(method, ({},))
-    others = [m for m in task.eligible if m != held_out]
-    if not opts.tune or method in opts.params or len(grid) < 2 or not others:
-        return {**base, **grid[0]}
-    train = training_matrix(task.matrix, [held_out])
-    actual = train.select_models(others).values
-    best: tuple[float, dict[str, Any]] | None = None
-    for point in grid:
-        params = {**base, **point}
-        pred = predict_held_out(estimator_factory(method, params, seed), train, task.graph, others,
-                                task.instance_graph)
-        score = float(np.nanmean([metrics.auc(p, a) for p, a in zip(pred, actual)]))
-        if best is None or score > best[0]:
-            best = (score, params)
-    assert best is not None
-    return best[1]
 
 
 def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions
@@ -378,9 +204,9 @@ def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: Protocol
         for k, model in enumerate(task.eligible):
             if opts.progress:
                 opts.progress(f"seed {seed} {method} held out {model}")
-            params = _tune_instance(method, task, model, seed, opts)
-            make = estimator_factory(method, params, seed)
-            items = predict_held_out(make, task.matrix, task.graph, [model], task.instance_graph)[0]
+            params = tune_instance(method, task, model, seed, opts)
+            estimator = seeded_estimator(method, params, seed)
+            items = predict_held_out(estimator, task.matrix, task.graph, [model], task.instance_graph)[0]
             seen = ~np.isnan(actual_items[k])
             aucs.append(metrics.auc(items[seen], actual_items[k, seen]))
             pred_acc.append(float(items[seen].mean()))

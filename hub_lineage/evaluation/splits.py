@@ -11,32 +11,38 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 from hub_lineage.errors import InvalidInputError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.walk import breadth_first
 
 
-def _undirected(graph: LineageGraph) -> dict[str, set[str]]:
+def _undirected(graph: LineageGraph, nodes: Iterable[str] = ()) -> dict[str, set[str]]:
+    """Each node's neighbours, ignoring edge direction (``nodes`` not in ``graph`` isolated)."""
     links: dict[str, set[str]] = {n: set() for n in graph.nodes}
+    for node in nodes:
+        links.setdefault(node, set())
     for edge in graph.edges:
         links[edge.child].add(edge.parent)
         links[edge.parent].add(edge.child)
     return links
 
 
+def _label_components(links: dict[str, set[str]]) -> dict[str, int]:
+    """Component number of every node of ``links`` (0, 1... in the order their first node comes)."""
+    label: dict[str, int] = {}
+    found = 0
+    for start in links:
+        if start not in label:
+            label.update(dict.fromkeys(breadth_first(start, links.__getitem__), found))
+            found += 1
+    return label
+
+
 def components(graph: LineageGraph, nodes: Iterable[str] = ()) -> dict[str, int]:
     """Connected-component label of every node of ``graph`` (plus ``nodes``, isolated if unknown)."""
-    names = list(dict.fromkeys([*graph.nodes, *nodes]))
-    pos = {n: i for i, n in enumerate(names)}
-    rows, cols = [], []
-    for edge in graph.edges:
-        rows.append(pos[edge.child])
-        cols.append(pos[edge.parent])
-    adj = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(names), len(names)))
-    _, labels = connected_components(adj, directed=False)
-    return {n: int(labels[i]) for n, i in pos.items()}
+    return _label_components(_undirected(graph, nodes))
 
 
 def eligible_models(scored: Sequence[str], graph: LineageGraph) -> list[str]:
@@ -74,11 +80,9 @@ def relevant_graph(graph: LineageGraph, keep: Iterable[str]) -> LineageGraph:
     unevaluated models on paths between kept models stay: that is what makes lineage multi-hop.
     """
     keep_set = set(keep)
-    label = components(graph, keep_set)
+    links = _undirected(graph, keep_set)
+    label = _label_components(links)
     live = {label[k] for k in keep_set}
-    links = _undirected(graph)
-    for k in keep_set:
-        links.setdefault(k, set())
     alive = {n for n in links if label[n] in live}
     queue = deque(n for n in alive if n not in keep_set and len(links[n]) <= 1)
     while queue:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
 
 

@@ -1,3 +1,4 @@
-"""Where a model comes from: the lineage graph, what cards, tags, configs and merge recipes say
-about parents, the Hub client (the only Hub I/O for lineage), and rendering.
+"""Where a model comes from: the lineage graph and its edges, what cards, tags, configs and merge
+recipes say about parents, the Hub client (with :mod:`~hub_lineage.lineage.hub_errors`, through which
+every Hub request is retried and its errors translated), and rendering.
 """

@@ -1,7 +1,9 @@
 """What a repository says about its parents: model cards, Hub tags, adapter and mergekit configs.
 
-Pure parsing, no I/O (the Hub client downloads; this module reads). Every function returns
-:class:`~hub_lineage.lineage.graph.Edge` objects with ``child`` = the repository being described.
+The Hub client downloads; the functions here parse what they are given, except
+:func:`edges_from_card`, which also reads a local card and the config files beside it. Every
+function returns :class:`~hub_lineage.lineage.edges.Edge` objects with ``child`` = the repository
+being described.
 
 Sources, in order of precedence (the first that names any parent wins, later ones only add
 detail such as a merge's mixing weights):
@@ -9,8 +11,12 @@ detail such as a merge's mixing weights):
 1. the card's YAML front matter: ``base_model`` (a string or a list) and ``base_model_relation``;
 2. the Hub's tags: ``base_model:finetune:X``, ``base_model:merge:X``, ``base_model:quantized:X``,
    ``base_model:adapter:X`` and bare ``base_model:X``;
-3. config files: ``mergekit_config.yml`` (every referenced model, with its ``weight``) and
+3. config files: ``mergekit_config.yml`` (every model the recipe merges) and
    ``adapter_config.json`` (``base_model_name_or_path``).
+
+A merge's edges weigh each parent by its share of the merged model, read from
+``mergekit_config.yml`` by :func:`hub_lineage.lineage.recipes.parse_recipe` with the same rules as
+``hub-lineage predict --recipe`` and ``mergekit-preflight``.
 
 When no relation is stated it is inferred as the Hub does: several parents -> merge; an
 ``adapter_config.json`` -> adapter; a quantization config or GGUF/GPTQ/AWQ/EXL2 -> quantized;
@@ -22,14 +28,14 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from hub_lineage.errors import DataFormatError, InvalidRepoIdError, LineageWarning
-from hub_lineage.lineage.graph import Edge, Relation
+from hub_lineage.errors import DataFormatError, InvalidInputError, InvalidRepoIdError, LineageWarning
+from hub_lineage.ids import check_repo_id, looks_like_local_path
+from hub_lineage.lineage.edges import Edge, Relation
 
 ADAPTER_CONFIG = "adapter_config.json"
 MERGEKIT_CONFIG = "mergekit_config.yml"
@@ -40,30 +46,6 @@ LINEAGE_FILES = (README, ADAPTER_CONFIG, MERGEKIT_CONFIG)
 _QUANT_WORDS = re.compile(r"(?<![a-z0-9])(gguf|gptq|awq|exl2|bnb|4bit|8bit|int4|int8|nf4|hqq|aqlm)(?![a-z0-9])",
                           re.IGNORECASE)
 _QUANT_FILES = ("quantize_config.json", "quant_config.json", "quantization_config.json")
-
-
-def check_repo_id(repo_id: str) -> str:
-    """Return ``repo_id`` if it is a valid Hub repo id; raise InvalidRepoIdError naming the rule.
-
-    Uses huggingface_hub's own ``validate_repo_id`` (``org/name``, no ``--`` or ``..``, at most
-    96 characters of ``[A-Za-z0-9-_.]``).
-    """
-    from huggingface_hub.utils import validate_repo_id
-    from huggingface_hub.errors import HFValidationError
-
-    if not isinstance(repo_id, str) or not repo_id.strip():
-        raise InvalidRepoIdError(f"Invalid repo id {repo_id!r}: expected a non-empty 'org/name' string.")
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as exc:
-        raise InvalidRepoIdError(f"Invalid repo id {repo_id!r}: {exc}") from None
-    return repo_id
-
-
-def looks_like_local_path(value: str) -> bool:
-    """Whether a parent reference is a local path (``./ckpt``, ``/models/x``, ``C:\\x``, ``~/m``)."""
-    return (value.startswith(("/", "./", "../", "~", "\\")) or value in (".", "..")
-            or bool(re.match(r"^[A-Za-z]:[\\/]", value)) or value.count("/") > 1 or "\\" in value)
 
 
 def _clean_parents(values: Iterable[str], child: str, source: str) -> list[str]:
@@ -210,76 +192,22 @@ def adapter_base(text: str, source: str = ADAPTER_CONFIG) -> str | None:
     return value or None
 
 
-def merge_parents(
-    text: str, source: str = MERGEKIT_CONFIG, *, use_mergekit: bool | None = None
-) -> tuple[dict[str, float | None], str | None]:
-    """Every model a mergekit recipe references, with its scalar ``weight``, and the base model.
+def merge_shares(text: str, source: str = MERGEKIT_CONFIG) -> dict[str, float]:
+    """Each model a published mergekit recipe merges -> its share of the merged model.
 
-    Returns ``({model: weight or None}, base_model or None)``.
-
-    ``use_mergekit=True`` reads the recipe through mergekit's own ``MergeConfiguration`` (full
-    validation; falls back to plain parsing when the ``mergekit`` extra is not installed).
-    ``False`` reads ``models`` / ``base_model`` / ``slices`` from a ``yaml.safe_load``. ``None``
-    (the default) uses mergekit only when it is already imported: importing it pulls in torch
-    (seconds), which the fast paths (``predict``, ``mergekit-preflight``) must not pay. Both
-    readings give the same models and weights for a valid recipe.
+    The recipe reader and share rules of ``hub-lineage predict --recipe``
+    (:meth:`hub_lineage.lineage.recipes.Recipe.shares`); local paths are kept as they are written,
+    for the caller to drop. Raises DataFormatError naming ``source`` for any recipe problem
+    (malformed YAML, unknown merge method, missing weights...).
     """
-    import yaml
+    from hub_lineage.lineage.recipes import parse_recipe  # ~0.3 s (pydantic): only for repos with a recipe
 
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise DataFormatError(f"Malformed YAML in {source}: {' '.join(str(exc).split())}") from None
-    if not isinstance(data, dict):
-        raise DataFormatError(f"{source} must be a YAML mapping with 'models' or 'slices'.")
-    if use_mergekit is None:
-        use_mergekit = "mergekit.config" in sys.modules
-    if not use_mergekit:
-        return _merge_parents_plain(data, source)
-    try:
-        from mergekit.config import MergeConfiguration  # heavy (torch): only when asked for
-    except ImportError:
-        return _merge_parents_plain(data, source)
-    try:
-        config = MergeConfiguration.model_validate(data)
-    except Exception as exc:  # pydantic errors and mergekit's RuntimeErrors from validators
-        raise DataFormatError(f"{source} is not a valid mergekit recipe: {' '.join(str(exc).split())[:400]}") from None
-    weights: dict[str, float | None] = {}
-    base = str(config.base_model.model.path) if config.base_model else None
-    inputs = list(config.models or [])
-    for out_slice in config.slices or []:
-        inputs.extend(out_slice.sources)
-    for item in inputs:
-        _add_weight(weights, str(item.model.model.path), (item.parameters or {}).get("weight"))
-    for ref in config.referenced_models():
-        weights.setdefault(str(ref.model.path), None)
-    return weights, base
-
-
-def _merge_parents_plain(data: dict[str, Any], source: str) -> tuple[dict[str, float | None], str | None]:
-    weights: dict[str, float | None] = {}
-    base = data.get("base_model")
-    inputs = list(data.get("models") or [])
-    for out_slice in data.get("slices") or []:
-        inputs.extend((out_slice or {}).get("sources") or [])
-    if not inputs and not base:
-        raise DataFormatError(f"{source} names no models: a mergekit recipe needs 'models' or 'slices'.")
-    for item in inputs:
-        if isinstance(item, str):
-            item = {"model": item}
-        if not isinstance(item, dict) or not isinstance(item.get("model"), str):
-            raise DataFormatError(f"{source}: each model entry needs a 'model' string, got {item!r}.")
-        _add_weight(weights, item["model"].split("+", 1)[0], (item.get("parameters") or {}).get("weight"))
-    if isinstance(base, str):
-        weights.setdefault(base.split("+", 1)[0], None)
-    return weights, base.split("+", 1)[0] if isinstance(base, str) else None
-
-
-def _add_weight(weights: dict[str, float | None], model: str, value: Any) -> None:
-    # Per-layer gradients and conditional weights have no single mixing weight: keep None.
-    weight = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-    if weights.get(model) is None:
-        weights[model] = weight
+        return parse_recipe(text, source=source, keep_local_paths=True).shares()
+    except DataFormatError:
+        raise
+    except InvalidInputError as exc:  # the recipe rules' own errors: here, a file that breaks them
+        raise DataFormatError(str(exc)) from None
 
 
 # -- combining ----------------------------------------------------------------------------------
@@ -293,7 +221,6 @@ def edges_from_repo(
     siblings: Iterable[str] = (),
     *,
     card_data: Mapping[str, Any] | None = None,
-    use_mergekit: bool | None = None,
 ) -> list[Edge]:
     """Direct parents of ``repo_id`` from everything known about it, as Edges (child = repo_id).
 
@@ -306,7 +233,6 @@ def edges_from_repo(
         ``config.json``...).
     siblings : the names of all files in the repository (for adapter/quantization inference).
     card_data : the Hub's ``cardData`` (used when ``card_text`` is None).
-    use_mergekit : how to read ``mergekit_config.yml`` (see :func:`merge_parents`).
 
     Precedence: explicit card metadata > tags > config files. Raises DataFormatError for a
     malformed card or config; invalid or local parents are dropped with a LineageWarning.
@@ -320,10 +246,9 @@ def edges_from_repo(
     else:
         card = dict(card_data or {})
     source = f"{repo_id}/{README}"
-    merge_weights: dict[str, float | None] = {}
+    shares: dict[str, float] = {}
     if MERGEKIT_CONFIG in files:
-        merge_weights, _ = merge_parents(files[MERGEKIT_CONFIG], f"{repo_id}/{MERGEKIT_CONFIG}",
-                                                  use_mergekit=use_mergekit)
+        shares = merge_shares(files[MERGEKIT_CONFIG], f"{repo_id}/{MERGEKIT_CONFIG}")
     adapter_parent = adapter_base(files[ADAPTER_CONFIG], f"{repo_id}/{ADAPTER_CONFIG}") if ADAPTER_CONFIG in files else None
     tag_parents = parents_from_tags(tags)
 
@@ -336,8 +261,9 @@ def edges_from_repo(
         parents = _clean_parents(tag_parents, repo_id, f"the tags of {repo_id}")
         relations = {p: tag_parents[p] for p in parents}
         stated = None
-        if not parents and merge_weights:
-            parents = _clean_parents(merge_weights, repo_id, f"{repo_id}/{MERGEKIT_CONFIG}")
+        if not parents and shares:  # the recipe's parents are those it gives a share
+            merged = [model for model, share in shares.items() if share > 0]
+            parents = _clean_parents(merged, repo_id, f"{repo_id}/{MERGEKIT_CONFIG}")
             relations = {p: Relation.MERGE for p in parents}
         elif not parents and adapter_parent:
             parents = _clean_parents([adapter_parent], repo_id, f"{repo_id}/{ADAPTER_CONFIG}")
@@ -347,7 +273,7 @@ def edges_from_repo(
     edges = []
     for parent in parents:
         relation = relations.get(parent) or stated or inferred
-        weight = merge_weights.get(parent) if relation is Relation.MERGE else None
+        weight = shares.get(parent) if relation is Relation.MERGE else None
         edges.append(Edge(repo_id, parent, relation, weight))
     return edges
 
@@ -377,8 +303,7 @@ def _json_or_none(text: str | None) -> dict[str, Any] | None:
 
 
 def edges_from_card(path_or_text: str | Path, model_id: str, *,
-                    files: Mapping[str, str] | None = None,
-                    use_mergekit: bool | None = None) -> list[Edge]:
+                    files: Mapping[str, str] | None = None) -> list[Edge]:
     """Direct parents stated in a model card (a README.md path or its text) for ``model_id``.
 
     This is what ``hub-lineage predict --card README.md`` uses. Config files lying next to a card
@@ -394,8 +319,7 @@ def edges_from_card(path_or_text: str | Path, model_id: str, *,
             if sibling.is_file():
                 files[name] = sibling.read_text(encoding="utf-8")
     tags = _card_dict(parse_card(text, str(path_or_text) if source_dir else README)).get("tags") or []
-    return edges_from_repo(model_id, text, tags=[t for t in tags if isinstance(t, str)], files=files,
-                           use_mergekit=use_mergekit)
+    return edges_from_repo(model_id, text, tags=[t for t in tags if isinstance(t, str)], files=files)
 
 
 def _read_card(path_or_text: str | Path) -> tuple[str, Path | None]:

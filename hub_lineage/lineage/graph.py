@@ -1,9 +1,9 @@
 """The lineage graph: which models were fine-tuned, merged, adapted or quantized from which.
 
-Pure data, no I/O. Nodes are Hub repo ids; an :class:`Edge` points from a child to one of its
-parents. Metadata on the Hub is messy: self-loops and cycles occur, so :meth:`LineageGraph.add_edge`
-refuses them (with a :class:`~hub_lineage.errors.LineageWarning`) and every traversal is
-cycle-safe anyway.
+Pure data, no I/O. Nodes are Hub repo ids; an :class:`~hub_lineage.lineage.edges.Edge` points
+from a child to one of its parents. Metadata on the Hub is messy: self-loops and cycles occur, so
+:meth:`LineageGraph.add_edge` refuses them (with a :class:`~hub_lineage.errors.LineageWarning`) and
+every traversal (:func:`~hub_lineage.lineage.walk.breadth_first`) is cycle-safe anyway.
 
 Two kinds of edges exist. Direct edges come from cards, tags, adapter configs, mergekit configs and
 edge lists. *Root* edges (``root=True``) are weak "this model descends from that family root"
@@ -14,94 +14,17 @@ no direct parent, and the Laplacian weighs them separately.
 from __future__ import annotations
 
 import warnings
-from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hub_lineage.errors import DataFormatError, InvalidInputError, LineageWarning
+from hub_lineage.errors import DataFormatError, LineageWarning
+from hub_lineage.lineage.edges import ROOT, Edge, Relation
+from hub_lineage.lineage.walk import breadth_first
 
 if TYPE_CHECKING:  # scipy costs ~0.7 s of imports: only adjacency()/laplacian() load it
     import scipy.sparse as sp
-
-
-class Relation(str, Enum):
-    """How a child was made from a parent (the Hub's ``base_model_relation`` values)."""
-
-    FINETUNE = "finetune"
-    MERGE = "merge"
-    ADAPTER = "adapter"
-    QUANTIZED = "quantized"
-
-    @classmethod
-    def parse(cls, label: str | Relation) -> Relation:
-        """Read a relation label as the Hub and edge lists spell it (``finetuned``, ``merged``...)."""
-        if isinstance(label, Relation):
-            return label
-        key = str(label).strip().lower().replace("-", "").replace("_", "")
-        relation = _RELATION_ALIASES.get(key)
-        if relation is None:
-            allowed = ", ".join(r.value for r in cls)
-            raise InvalidInputError(f"Unknown lineage relation {label!r}: expected one of {allowed}.")
-        return relation
-
-
-_RELATION_ALIASES = {
-    "finetune": Relation.FINETUNE,
-    "finetuned": Relation.FINETUNE,
-    "finetuning": Relation.FINETUNE,
-    "merge": Relation.MERGE,
-    "merged": Relation.MERGE,
-    "adapter": Relation.ADAPTER,
-    "adapters": Relation.ADAPTER,
-    "lora": Relation.ADAPTER,
-    "quantized": Relation.QUANTIZED,
-    "quantization": Relation.QUANTIZED,
-    "quantised": Relation.QUANTIZED,
-}
-
-#: Key of ``relation_weights`` that weighs root edges in :meth:`LineageGraph.laplacian`.
-ROOT = "root"
-
-
-@dataclass(frozen=True)
-class Edge:
-    """``child`` was made from ``parent``; ``weight`` is a merge's mixing weight when known."""
-
-    child: str
-    parent: str
-    relation: Relation = Relation.FINETUNE
-    weight: float | None = None
-    root: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form: ``{"child", "parent", "relation", "weight"}`` (+ ``"root": true``)."""
-        out: dict[str, Any] = {
-            "child": self.child,
-            "parent": self.parent,
-            "relation": self.relation.value,
-            "weight": self.weight,
-        }
-        if self.root:
-            out["root"] = True
-        return out
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Edge:
-        try:
-            weight = data.get("weight")
-            return cls(
-                child=str(data["child"]),
-                parent=str(data["parent"]),
-                relation=Relation.parse(data.get("relation", "finetune")),
-                weight=None if weight is None else float(weight),
-                root=bool(data.get("root", False)),
-            )
-        except KeyError as exc:
-            raise DataFormatError(f"Lineage edge {dict(data)!r} lacks the field {exc.args[0]!r}.") from None
 
 
 class LineageGraph:
@@ -209,17 +132,7 @@ class LineageGraph:
 
     def _reaches(self, start: str, target: str) -> bool:
         """Whether ``target`` is ``start`` or one of its ancestors."""
-        seen = {start}
-        queue = deque([start])
-        while queue:
-            node = queue.popleft()
-            if node == target:
-                return True
-            for parent in self._parents.get(node, ()):
-                if parent not in seen:
-                    seen.add(parent)
-                    queue.append(parent)
-        return False
+        return target in breadth_first(start, lambda node: self._parents[node])
 
     def _break_cycles(self) -> list[Edge]:
         """Remove back edges found by an iterative depth-first search; return them."""
@@ -281,16 +194,7 @@ class LineageGraph:
 
     @staticmethod
     def _walk(node: str, links: dict[str, dict[str, Edge]], max_depth: int | None) -> dict[str, int]:
-        depth = {node: 0}
-        queue = deque([node])
-        while queue:
-            current = queue.popleft()
-            if max_depth is not None and depth[current] >= max_depth:
-                continue
-            for nxt in links.get(current, ()):
-                if nxt not in depth:
-                    depth[nxt] = depth[current] + 1
-                    queue.append(nxt)
+        depth = breadth_first(node, lambda current: links.get(current, ()), max_depth=max_depth)
         del depth[node]
         return depth
 

@@ -1,12 +1,14 @@
-"""HubClient: the only module that talks to the Hugging Face Hub.
+"""HubClient: a model's lineage as the Hugging Face Hub states it.
 
 It reads a repository's lineage the way the Hub states it (``model_info`` with its card data, tags
 and file list, plus ``README.md``, ``adapter_config.json`` and ``mergekit_config.yml`` when the
 repository has them) and walks parents up to the roots. Around that: an on-disk JSON cache under
 ``HUB_LINEAGE_HOME`` with a TTL, offline mode (``HF_HUB_OFFLINE=1`` or ``offline=True``: the
-cache and local edge lists only), retries with exponential backoff on 429, 5xx and timeouts, and
-huggingface_hub's errors turned into hub-lineage's (404 -> RepoNotFoundError, 401/403/gated ->
-GatedRepoError, unreachable -> HubUnavailableError).
+cache and local edge lists only), and every request sent through
+:func:`~hub_lineage.lineage.hub_errors.hub_call` (retries with exponential backoff on 429, 5xx and
+timeouts; 404 -> RepoNotFoundError, 401/403/gated -> GatedRepoError, unreachable ->
+HubUnavailableError). Other Hub requests (leaderboard details and contents, card pushes) live with
+their features and go through the same ``hub_call``.
 
 The token comes from the ``HfApi`` given (by default huggingface_hub's usual resolution:
 ``HF_TOKEN``, then the saved login). It is never printed, logged or put in an error message.
@@ -21,33 +23,38 @@ Example
 from __future__ import annotations
 
 import json
-import os
+import logging
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hub_lineage import paths
-from hub_lineage.lineage.cards import LINEAGE_FILES, README, check_repo_id, edges_from_repo
 from hub_lineage.errors import (
     DataFormatError,
     GatedRepoError,
     HubUnavailableError,
+    InvalidInputError,
     LineageWarning,
     RepoNotFoundError,
 )
-from hub_lineage.lineage.graph import Edge, LineageGraph
+from hub_lineage.files import write_atomic
+from hub_lineage.ids import check_repo_id
+from hub_lineage.lineage.cards import LINEAGE_FILES, README, edges_from_repo
+from hub_lineage.lineage.edges import Edge
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.hub_errors import EntryNotFoundError, Retry, hub_call
+from hub_lineage.lineage.walk import breadth_first
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 #: Bumped when the cached record's shape changes, so old records are refetched, not misread.
 CACHE_VERSION = 1
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 
 
 class HubClient:
@@ -104,6 +111,11 @@ class HubClient:
     def endpoint(self) -> str:
         return str(self.api.endpoint)
 
+    @property
+    def retry(self) -> Retry:
+        """This client's retry policy, for other requests sent with its ``api``."""
+        return Retry(self.max_retries, self.backoff_s, self.max_backoff_s)
+
     # -- public -------------------------------------------------------------------------------
 
     def direct_parents(self, repo_id: str) -> list[Edge]:
@@ -159,22 +171,16 @@ class HubClient:
         """
         check_repo_id(repo_id)
         if max_depth is not None and max_depth < 0:
-            from hub_lineage.errors import InvalidInputError
-
             raise InvalidInputError(f"max_depth must be >= 0 (or None for all ancestors), got {max_depth}.")
         graph = LineageGraph(nodes=[repo_id])
-        depth = {repo_id: 0}
-        queue = deque([repo_id])
-        while queue:
-            node = queue.popleft()
-            if max_depth is not None and depth[node] >= max_depth:
-                continue
-            edges = self._parents_of_ancestor(node) if node != repo_id else self.direct_parents(node)
+
+        def parents(node: str) -> list[str]:
+            # asked lazily, once per repo: the walk never fetches past max_depth
+            edges = self.direct_parents(node) if node == repo_id else self._parents_of_ancestor(node)
             graph.add_edges(edges)
-            for edge in edges:
-                if edge.parent not in depth:
-                    depth[edge.parent] = depth[node] + 1
-                    queue.append(edge.parent)
+            return [edge.parent for edge in edges]
+
+        breadth_first(repo_id, parents, max_depth=max_depth)
         return graph
 
     def model_card_text(self, repo_id: str) -> str:
@@ -237,43 +243,15 @@ class HubClient:
         try:
             path = self._call(repo_id, filename, lambda: self.api.hf_hub_download(
                 repo_id, filename, cache_dir=self.cache_dir / "files", etag_timeout=self.timeout_s))
-        except RepoNotFoundError as exc:
-            if getattr(exc, "entry_missing", False):
-                return None
-            raise
+        except EntryNotFoundError:
+            return None
         try:
             return Path(path).read_text(encoding="utf-8")
         except UnicodeDecodeError:
             raise DataFormatError(f"{repo_id}/{filename} is not UTF-8 text.") from None
 
     def _call(self, repo_id: str, what: str, request: Callable[[], T]) -> T:
-        """Run ``request`` with retries; translate huggingface_hub's errors into ours."""
-        try:
-            return call_with_retries(request, max_retries=self.max_retries, backoff_s=self.backoff_s,
-                                     max_backoff_s=self.max_backoff_s)
-        except HubRequestFailed as failed:
-            raise self._translate(failed.kind, failed.status, repo_id, what, failed.attempts) from None
-
-    def _translate(self, kind: str, status: int | None, repo_id: str, what: str, attempts: int) -> Exception:
-        where = f"the Hub at {self.endpoint}"
-        if kind == "entry":
-            err = RepoNotFoundError(f"{repo_id!r} has no file {what!r} on {where}.")
-            err.entry_missing = True  # type: ignore[attr-defined]
-            return err
-        if kind == "not_found":
-            extra = " (or it is private: log in with `hf auth login` or set HF_TOKEN)" if status == 401 else ""
-            return RepoNotFoundError(f"Repository {repo_id!r} was not found on {where}{extra}.")
-        if kind == "gated":
-            return GatedRepoError(
-                f"Cannot read {what} of {repo_id!r} (HTTP {status}): the repository is gated or private. "
-                f"Accept its conditions on https://huggingface.co/{repo_id} and log in (`hf auth login` "
-                "or HF_TOKEN) with an account that has access.")
-        if kind == "offline":
-            return HubUnavailableError(f"Cannot fetch {what} of {repo_id!r}: huggingface_hub is in offline "
-                                       "mode (HF_HUB_OFFLINE).")
-        detail = f"HTTP {status}" if status else "timeout or connection error"
-        return HubUnavailableError(f"Cannot fetch {what} of {repo_id!r} from {where}: {detail} after "
-                                   f"{attempts + 1} attempt(s).")
+        return hub_call(request, repo_id=repo_id, what=what, endpoint=self.endpoint, retry=self.retry)
 
     # -- local sources and cache --------------------------------------------------------------
 
@@ -292,7 +270,7 @@ class HubClient:
         except (FileNotFoundError, NotADirectoryError):
             return None
         except (OSError, ValueError):
-            warnings.warn(f"Ignored the unreadable Hub cache record {path}.", LineageWarning, stacklevel=3)
+            logger.warning("Ignored the unreadable Hub cache record %s.", path)
             return None
         if not isinstance(record, dict) or record.get("version") != CACHE_VERSION or record.get("repo_id") != repo_id:
             return None
@@ -304,100 +282,10 @@ class HubClient:
                   "endpoint": self.endpoint, "edges": [e.to_dict() for e in edges], "readme": readme}
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(record), encoding="utf-8")
-            tmp.replace(path)  # atomic: a reader never sees half a record
+            write_atomic(path, json.dumps(record))  # a reader never sees half a record
         except OSError as exc:
-            warnings.warn(f"Could not write the Hub cache record {path}: {exc}.", LineageWarning, stacklevel=3)
-
-
-class HubRequestFailed(Exception):
-    """A Hub request failed for a known reason (``kind`` as in :func:`_classify`) after retries."""
-
-    def __init__(self, kind: str, status: int | None, attempts: int) -> None:
-        super().__init__(kind, status)
-        self.kind, self.status, self.attempts = kind, status, attempts
-
-
-def call_with_retries(request: Callable[[], T], *, max_retries: int = 3, backoff_s: float = 1.0,
-                      max_backoff_s: float = 30.0) -> T:
-    """Run one huggingface_hub request, retrying 429, 5xx and timeouts with exponential backoff.
-
-    Raises :class:`HubRequestFailed` (kind, HTTP status, attempts made - 1) for a classified
-    failure, so each caller words its own message; unknown exceptions propagate unchanged.
-    ``Retry-After`` is honoured up to ``max_backoff_s``.
-    """
-    attempt = 0
-    while True:
-        try:
-            return request()
-        except Exception as exc:  # classified below; anything unknown is re-raised as is
-            kind, status, retry_after = _classify(exc)
-            if kind == "unknown":
-                raise
-            if kind == "transient" and attempt < max_retries:
-                wait = backoff_s * (2 ** attempt)
-                if retry_after is not None:
-                    wait = max(wait, min(float(retry_after), max_backoff_s))
-                time.sleep(min(wait, max_backoff_s))
-                attempt += 1
-                continue
-            raise HubRequestFailed(kind, status, attempt) from exc
+            logger.warning("Could not write the Hub cache record %s: %s.", path, exc)
 
 
 def _edges(record: dict[str, Any]) -> list[Edge]:
     return [Edge.from_dict(e) for e in record.get("edges", [])]
-
-
-def _classify(exc: BaseException) -> tuple[str, int | None, float | None]:
-    """(kind, HTTP status, Retry-After seconds) of a failed huggingface_hub call.
-
-    Kinds: ``entry`` (no such file), ``not_found``, ``gated``, ``transient`` (retry),
-    ``offline``, ``error`` (other HTTP errors), ``unknown`` (not a Hub error: re-raised as is).
-    hf_hub_download wraps connection trouble in a
-    LocalEntryNotFoundError, so the cause chain is followed.
-    """
-    from huggingface_hub import errors as hf
-
-    try:
-        import httpx2 as httpx  # the HTTP client of huggingface_hub 2.x
-    except ImportError:  # pragma: no cover - huggingface_hub 1.x uses httpx
-        import httpx
-
-    seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, hf.OfflineModeIsEnabled):
-            return "offline", None, None
-        if isinstance(exc, hf.GatedRepoError):
-            return "gated", _status(exc), None
-        if isinstance(exc, hf.RemoteEntryNotFoundError):
-            return "entry", 404, None
-        if isinstance(exc, hf.RepositoryNotFoundError | hf.RevisionNotFoundError):
-            return "not_found", _status(exc), None
-        if isinstance(exc, hf.HfHubHTTPError):
-            status = _status(exc)
-            if status in RETRY_STATUS:
-                retry_after = exc.response.headers.get("Retry-After") if exc.response is not None else None
-                return "transient", status, _seconds(retry_after)
-            if status in (401, 403):
-                return "gated", status, None
-            return "error", status, None
-        if isinstance(exc, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
-            return "transient", None, None
-        if isinstance(exc, hf.LocalEntryNotFoundError) and exc.__cause__ is None:
-            return "transient", None, None
-        exc = exc.__cause__ or exc.__context__  # type: ignore[assignment]
-        seen += 1
-    return "unknown", None, None
-
-
-def _status(exc: Any) -> int | None:
-    response = getattr(exc, "response", None)
-    return getattr(response, "status_code", None)
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

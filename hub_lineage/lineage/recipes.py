@@ -20,7 +20,6 @@ paths (map them with ``model_ids={"./dir": "org/name"}``), oversized or hostile 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,15 +29,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from hub_lineage.errors import DataFormatError, InvalidInputError
-from hub_lineage.lineage.graph import Edge, Relation
+from hub_lineage.ids import is_repo_id
+from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.merge_methods import MethodSpec, Params, get_method, unit_shares
 
 MAX_RECIPE_BYTES = 256 * 1024
 MAX_YAML_EVENTS = 20_000
 MAX_YAML_ALIASES = 100
 MAX_YAML_DEPTH = 32
-
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.\-]{0,95}(/[\w.\-]{1,96})?$")
 
 
 # -- the pydantic mirror of mergekit.config ------------------------------------------------------
@@ -185,9 +183,17 @@ class Recipe:
     base_model: str | None
     text: str = field(repr=False, default="")
 
+    def shares(self) -> dict[str, float]:
+        """Lineage id -> its share of the merged model, summed over the references to it
+        (``org/x@rev`` and ``org/x+lora`` are both ``org/x``); zero for a model the method ignores."""
+        out: dict[str, float] = {}
+        for p in self.parents:
+            out[p.model] = out.get(p.model, 0.0) + p.weight
+        return out
+
     def edges(self) -> list[Edge]:
         """The node's ``merge`` edges (parents with a positive share), child = :attr:`name`."""
-        return [Edge(self.name, p.model, Relation.MERGE, p.weight) for p in self.parents if p.weight > 0]
+        return [Edge(self.name, model, Relation.MERGE, share) for model, share in self.shares().items() if share > 0]
 
     def referenced_models(self) -> list[str]:
         """Every model reference the recipe names, sorted (as ``referenced_models()`` in mergekit)."""
@@ -244,8 +250,14 @@ def load_recipe(path: str | os.PathLike[str], *, model_ids: Mapping[str, str] | 
     return parse_recipe(text, source=str(p), model_ids=model_ids)
 
 
-def parse_recipe(text: str, *, source: str = "recipe", model_ids: Mapping[str, str] | None = None) -> Recipe:
-    """Parse recipe text (see :func:`load_recipe`); ``source`` names it in messages."""
+def parse_recipe(text: str, *, source: str = "recipe", model_ids: Mapping[str, str] | None = None,
+                 keep_local_paths: bool = False) -> Recipe:
+    """Parse recipe text (see :func:`load_recipe`); ``source`` names it in messages.
+
+    A reference to a local path that ``model_ids`` does not map raises InvalidInputError, unless
+    ``keep_local_paths``: then its path is kept as its lineage id, for a caller that drops such
+    parents itself (a published ``mergekit_config.yml`` often names the author's directories).
+    """
     data = read_yaml(text, source)
     if "merge_method" in data:
         get_method(data["merge_method"], source=source)
@@ -263,7 +275,7 @@ def parse_recipe(text: str, *, source: str = "recipe", model_ids: Mapping[str, s
         where = ".".join(str(x) for x in first["loc"]) or "recipe"
         raise DataFormatError(f"{source}: invalid recipe field {where!r}: {first['msg']}.") from None
     method = get_method(cfg.merge_method, source=source)
-    ids = _resolve_ids(cfg, source, model_ids or {})
+    ids = _resolve_ids(cfg, source, model_ids or {}, keep_local_paths)
     shares, base_ref = _shares(cfg, method, source)
     base = str(base_ref) if base_ref else None
     parents = [Parent(ids[ref], ref, w, ref == base) for ref, w in shares.items()]
@@ -280,10 +292,11 @@ def parse_recipe(text: str, *, source: str = "recipe", model_ids: Mapping[str, s
 
 def is_local_path(path: str) -> bool:
     """Whether a model path names a directory rather than a Hub repo id (mergekit's own test)."""
-    return os.path.exists(path) or not _REPO_ID.match(path) or "--" in path or ".." in path
+    return os.path.exists(path) or not is_repo_id(path)
 
 
-def _resolve_ids(cfg: RecipeConfig, source: str, model_ids: Mapping[str, str]) -> dict[str, str]:
+def _resolve_ids(cfg: RecipeConfig, source: str, model_ids: Mapping[str, str],
+                 keep_local_paths: bool = False) -> dict[str, str]:
     """Map each reference to its lineage id (the Hub repo id); local paths need ``model_ids``."""
     out: dict[str, str] = {}
     local: list[str] = []
@@ -291,7 +304,7 @@ def _resolve_ids(cfg: RecipeConfig, source: str, model_ids: Mapping[str, str]) -
         mapped = model_ids.get(ref.path) or model_ids.get(os.path.normpath(os.path.abspath(ref.path)))
         if mapped:
             out[str(ref)] = mapped
-        elif is_local_path(ref.path):
+        elif not keep_local_paths and is_local_path(ref.path):
             local.append(ref.path)
         else:
             out[str(ref)] = ref.path

@@ -8,7 +8,7 @@ The Laplacian then gives every member's factor a pull toward the group's mean fa
 multi-hop paths through lineage and groups do the rest. Metadata is known before a model is
 evaluated (it is not a score), so using it for test models is legitimate, as the NCF baseline does.
 
-Used identically by the evaluation (:mod:`hub_lineage.evaluation.protocol`) and by
+Used identically by the evaluation (:func:`hub_lineage.evaluation.held_out.method_graph`) and by
 :meth:`hub_lineage.predict.predictor.Predictor.fit`.
 """
 
@@ -18,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hub_lineage.errors import InvalidInputError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 
 #: The metadata groups a model can join: key -> what it groups by.
 SIDE_KEYS = ("arch_size", "architecture", "type", "chat_template")

@@ -1,35 +1,37 @@
-"""The baselines LRMF is compared against, behind the same estimator interface, and the registry.
+"""The baselines LRMF is compared against, behind the same estimator contract.
 
-Every estimator here follows LRMF's contract: ``fit(matrix, model_graph=None, instance_graph=None)
--> self``; ``predict_proba(models) -> (n, n_items)`` for any model the estimator can place (a
-fitted model, a node of the fitted graph, or a model whose factors are in ``matrix.model_meta``);
-``fold_in_proba(graph, models, observations=None)`` for new models described by a graph.
+Every estimator here follows :mod:`hub_lineage.model.base`: ``fit(matrix, model_graph=None,
+instance_graph=None) -> self``; ``predict_proba(models) -> (n, n_items)`` for any model the estimator
+can place (a fitted model, a node of the fitted graph, or a model whose factors are in
+``matrix.model_meta``); ``fold_in_proba(graph, models, observations=None)`` for new models
+described by a graph. The names ``hub-lineage evaluate`` knows them by live in
+:mod:`hub_lineage.model.registry`.
 
-- ``mean`` / ``difficulty`` / ``global_mean``: per-benchmark, per-item and global training means.
-- ``mla``: Model Lineage Averaging, the mean of the lineage relatives' observed values (multi-hop).
-- ``parent``: MLA over direct parents only (the "parent's own answers" reference).
-- ``mf``: LRMF with both lambdas at 0 (no lineage, no instance graph).
-- ``ncf``: neural collaborative filtering over model factors (architecture, type, parameter count)
-  and item embeddings (:mod:`hub_lineage.model.factor_models`; torch is imported inside it only).
-- ``linear``: a ridge regression of each item on the same model factors (same module).
+- :class:`MeanBaseline`: per-benchmark, per-item and global training means.
+- :class:`MLA`: Model Lineage Averaging, the mean of the lineage relatives' observed values
+  (multi-hop); over direct parents only, the "parent's own answers" reference.
+- :class:`MF`: LRMF with both lambdas at 0 (no lineage, no instance graph).
+- NCF and a ridge regression over model factors live in :mod:`hub_lineage.model.factor_models`.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections import deque
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from hub_lineage.errors import InvalidInputError, NoLineageError, NotFittedError
-from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.benchmarks import BY_KEY
 from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.errors import InvalidInputError, NoLineageError
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.walk import breadth_first
+from hub_lineage.model.base import Estimator, check_is_fitted
+from hub_lineage.model.lrmf import LRMF
 
 
-def _check_matrix(matrix: ObservationMatrix) -> None:
+def check_matrix(matrix: ObservationMatrix) -> None:
+    """Refuse a matrix without any observed cell (:class:`InvalidInputError`)."""
     if matrix.shape[0] == 0 or matrix.shape[1] == 0 or matrix.n_observed == 0:
         raise InvalidInputError(
             f"Cannot fit on an empty observation matrix ({matrix.shape[0]} models, "
@@ -37,7 +39,7 @@ def _check_matrix(matrix: ObservationMatrix) -> None:
             "cell is needed.")
 
 
-def _item_means(matrix: ObservationMatrix) -> np.ndarray:
+def item_means(matrix: ObservationMatrix) -> np.ndarray:
     """Per-item mean over observed models (n_items,); items never observed get the global mean."""
     means = _nanmean_cols(matrix.values.astype(np.float64))
     glob = float(np.nanmean(matrix.values))
@@ -51,26 +53,13 @@ def _nanmean_cols(values: np.ndarray) -> np.ndarray:
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-class _Estimator:
-    """Shared plumbing: fitted-state checks and fold-in through a refit-free graph update."""
-
-    items_: list[str]
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "items_"):
-            raise NotFittedError(f"This {type(self).__name__} is not fitted yet: call fit(matrix, graph) first.")
-
-    def predict_proba(self, models: Sequence[str]) -> np.ndarray:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def fold_in_proba(self, graph: LineageGraph, models: Sequence[str],
-                      observations: ObservationMatrix | None = None) -> np.ndarray:
-        """Predictions for new ``models`` placed by ``graph`` (baselines ignore ``observations``)."""
-        self._check_fitted()
-        return self.predict_proba(models)
+def _check_choice(owner: str, name: str, value: Any, valid: Iterable[Any]) -> None:
+    valid = tuple(valid)
+    if value not in valid:
+        raise InvalidInputError(f"{owner}({name}={value!r}): expected one of {', '.join(map(repr, valid))}.")
 
 
-class MeanBaseline(_Estimator):
+class MeanBaseline(Estimator):
     """Predict the training mean: per item (``by="item"``), per benchmark, or one global mean.
 
     On leaderboard aggregates (one item per benchmark) ``item`` and ``benchmark`` coincide; on
@@ -78,17 +67,16 @@ class MeanBaseline(_Estimator):
     """
 
     def __init__(self, by: str = "benchmark") -> None:
-        if by not in ("item", "benchmark", "global"):
-            raise InvalidInputError(f"MeanBaseline(by={by!r}): 'by' must be 'item', 'benchmark' or 'global'.")
         self.by = by
 
     def fit(self, matrix: ObservationMatrix, model_graph: LineageGraph | None = None,
             instance_graph: Any = None) -> MeanBaseline:
-        _check_matrix(matrix)
+        _check_choice("MeanBaseline", "by", self.by, ("item", "benchmark", "global"))
+        check_matrix(matrix)
         if self.by == "global":
             mean = np.full(len(matrix.items), float(np.nanmean(matrix.values)))
         elif self.by == "item":
-            mean = _item_means(matrix)
+            mean = item_means(matrix)
         else:
             scores = np.nanmean(matrix.benchmark_scores(), axis=0)
             pos = {b: k for k, b in enumerate(matrix.benchmarks)}
@@ -98,11 +86,11 @@ class MeanBaseline(_Estimator):
         return self
 
     def predict_proba(self, models: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
+        check_is_fitted(self, "mean_")
         return np.tile(self.mean_, (len(models), 1))
 
 
-class MLA(_Estimator):
+class MLA(Estimator):
     """Model Lineage Averaging: a model's prediction is the mean of its scored relatives' values.
 
     Parameters
@@ -122,22 +110,23 @@ class MLA(_Estimator):
 
     def __init__(self, decay: float | None = None, *, max_hops: int | None = None,
                  direction: str = "both", fallback: str = "raise") -> None:
-        if decay is not None and not 0.0 < decay <= 1.0:
-            raise InvalidInputError(f"MLA(decay={decay!r}): decay must be None or in (0, 1].")
-        if direction not in ("both", "parents"):
-            raise InvalidInputError(f"MLA(direction={direction!r}): expected 'both' or 'parents'.")
-        if fallback not in ("raise", "mean"):
-            raise InvalidInputError(f"MLA(fallback={fallback!r}): expected 'raise' or 'mean'.")
-        self.decay, self.max_hops, self.direction, self.fallback = decay, max_hops, direction, fallback
+        self.decay = decay
+        self.max_hops = max_hops
+        self.direction = direction
+        self.fallback = fallback
 
     def fit(self, matrix: ObservationMatrix, model_graph: LineageGraph | None = None,
             instance_graph: Any = None) -> MLA:
-        _check_matrix(matrix)
+        if self.decay is not None and not 0.0 < self.decay <= 1.0:
+            raise InvalidInputError(f"MLA(decay={self.decay!r}): decay must be None or in (0, 1].")
+        _check_choice("MLA", "direction", self.direction, ("both", "parents"))
+        _check_choice("MLA", "fallback", self.fallback, ("raise", "mean"))
+        check_matrix(matrix)
         self.items_ = list(matrix.items)
         self.values_ = matrix.values.astype(np.float64)
         self.row_ = dict(matrix.model_index)
         self.graph_ = model_graph if model_graph is not None else LineageGraph()
-        self.mean_ = _item_means(matrix)
+        self.mean_ = item_means(matrix)
         self.n_fallback_ = 0
         return self
 
@@ -148,27 +137,14 @@ class MLA(_Estimator):
         return out
 
     def _relatives(self, graph: LineageGraph, model: str) -> dict[str, int]:
-        """Scored relatives of ``model`` (itself excluded) with their hop distance."""
-        depth = {model: 0}
-        queue = deque([model])
-        found: dict[str, int] = {}
-        nearest: int | None = None
-        while queue:
-            node = queue.popleft()
-            hops = depth[node]
-            if nearest is not None and self.decay is None and hops >= nearest:
-                break
-            if self.max_hops is not None and hops >= self.max_hops:
-                continue
-            for nxt in self._neighbours(graph, node):
-                if nxt in depth:
-                    continue
-                depth[nxt] = hops + 1
-                queue.append(nxt)
-                if nxt in self.row_:
-                    found[nxt] = hops + 1
-                    nearest = hops + 1 if nearest is None else nearest
-        return found
+        """Scored relatives of ``model`` (itself excluded) with their hop distance, nearest first."""
+        def neighbours(node: str) -> list[str]:
+            return self._neighbours(graph, node)
+
+        # with decay=None only the nearest ring counts: stop walking past it
+        step = neighbours if self.decay is not None else _stop_past_first_ring(model, neighbours, self.row_)
+        hops = breadth_first(model, step, max_depth=self.max_hops)
+        return {node: h for node, h in hops.items() if node in self.row_ and node != model}
 
     def _predict_one(self, graph: LineageGraph, model: str) -> np.ndarray:
         relatives = self._relatives(graph, model)
@@ -189,50 +165,65 @@ class MLA(_Estimator):
         return np.where(total > 0, pred, self.mean_)
 
     def predict_proba(self, models: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
+        check_is_fitted(self, "values_")
         return np.vstack([self._predict_one(self.graph_, m) for m in models]) if len(models) \
             else np.empty((0, len(self.items_)))
 
     def fold_in_proba(self, graph: LineageGraph, models: Sequence[str],
                       observations: ObservationMatrix | None = None) -> np.ndarray:
-        self._check_fitted()
+        check_is_fitted(self, "values_")
         merged = LineageGraph()
         merged.update(self.graph_)
         merged.update(graph)
         return np.vstack([self._predict_one(merged, m) for m in models])
 
 
-class MF(_Estimator):
+def _stop_past_first_ring(start: str, neighbours: Callable[[str], list[str]],
+                          targets: Mapping[str, Any]) -> Callable[[str], list[str]]:
+    """``neighbours`` for a breadth-first walk from ``start`` that expands no node at or beyond the
+    distance of the first ``targets`` node met: every target of that ring is still found."""
+    depth = {start: 0}
+    nearest: list[int] = []
+
+    def step(node: str) -> list[str]:
+        if nearest and depth[node] >= nearest[0]:
+            return []
+        out = neighbours(node)
+        for nxt in out:
+            if nxt not in depth:  # the walk visits nodes in this order too: same depths
+                depth[nxt] = depth[node] + 1
+                if nxt in targets and not nearest:
+                    nearest.append(depth[nxt])
+        return out
+
+    return step
+
+
+class MF(Estimator):
     """Matrix factorization without lineage: LRMF with both lambdas at 0 (and biases on).
 
-    A model without observations has no factors to learn, so it gets the prior (zero model
-    factors and bias): ``kappa_i + (1 - kappa_i) sigmoid(c_i)``, the item bias alone. That is MF's
-    honest cold start; it never looks at lineage.
+    Parameters are LRMF's (see :class:`~hub_lineage.model.lrmf.LRMF`) without the lineage ones;
+    ``lambda_lineage`` and ``lambda_instance`` are accepted, so that one parameter set serves LRMF
+    and MF, and ignored: they are 0 in the fit. A model without observations has no factors to
+    learn, so it gets the prior (zero model factors and bias): ``kappa_i + (1 - kappa_i) sigmoid(c_i)``,
+    the item bias alone. That is MF's honest cold start; it never looks at lineage.
     """
 
-    def __init__(self, **params: Any) -> None:
-        self.params = {"biases": True, **params, "lambda_lineage": 0.0, "lambda_instance": 0.0}
-
-    @property
-    def random_state(self) -> Any:
-        return self.params.get("random_state")
-
-    @random_state.setter
-    def random_state(self, value: Any) -> None:
-        self.params["random_state"] = value
+    def __init__(self, n_factors: int = 32, *, reg: float = 1e-2, biases: bool = True, chance: str | None = None,
+                 max_iter: int = 100, tol: float = 1e-5, random_state: int | None = None, solver: str = "fast",
+                 lambda_lineage: float = 0.0, lambda_instance: float = 0.0) -> None:
+        self.n_factors, self.reg, self.biases, self.chance = n_factors, reg, biases, chance
+        self.max_iter, self.tol, self.random_state, self.solver = max_iter, tol, random_state, solver
+        self.lambda_lineage, self.lambda_instance = lambda_lineage, lambda_instance
 
     def fit(self, matrix: ObservationMatrix, model_graph: LineageGraph | None = None,
             instance_graph: Any = None) -> MF:
-        from hub_lineage.model.lrmf import LRMF
-
-        _check_matrix(matrix)
-        self.lrmf_ = LRMF(**self.params).fit(matrix)
-        bias = getattr(self.lrmf_, "item_bias_", None)
-        x = np.zeros(len(matrix.items)) if bias is None or not self.params["biases"] else np.asarray(bias)
+        check_matrix(matrix)
+        params = {**self.get_params(), "lambda_lineage": 0.0, "lambda_instance": 0.0}
+        self.lrmf_ = LRMF(**params).fit(matrix)
+        x = np.asarray(self.lrmf_.item_bias_) if self.biases else np.zeros(len(matrix.items))
         prior = 1.0 / (1.0 + np.exp(-x))
-        if self.params.get("chance") == "items":
-            from hub_lineage.benchmarks import BY_KEY
-
+        if self.chance == "items":
             kappa = np.array([BY_KEY[b].chance if b in BY_KEY else 0.0 for b in matrix.item_benchmarks])
             prior = kappa + (1 - kappa) * prior
         self.prior_ = prior
@@ -240,7 +231,7 @@ class MF(_Estimator):
         return self
 
     def predict_proba(self, models: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
+        check_is_fitted(self, "lrmf_")
         known = self.lrmf_.node_index_
         out = np.tile(self.prior_, (len(models), 1))
         rows = [k for k, m in enumerate(models) if m in known]
@@ -249,60 +240,4 @@ class MF(_Estimator):
         return out
 
 
-# -- the registry -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Method:
-    """A named estimator: ``make(**params)`` builds it; ``grid`` is what the protocol may tune."""
-
-    name: str
-    make: Callable[..., Any]
-    description: str
-    grid: tuple[dict[str, Any], ...] = ({},)
-
-
-def _lrmf(**params: Any) -> Any:
-    from hub_lineage.model.lrmf import LRMF
-
-    return LRMF(**params)
-
-
-def _factor(name: str, params: dict[str, Any]) -> Any:
-    from hub_lineage.model import factor_models
-
-    return getattr(factor_models, name)(**params)
-
-
-def _mf(**params: Any) -> Any:
-    return MF(**params)
-
-
-METHODS: dict[str, Method] = {
-    "lrmf": Method("lrmf", _lrmf, "lineage-regularized matrix factorization"),
-    "mla": Method("mla", lambda **p: MLA(**p), "mean of the nearest scored lineage relatives",
-                  ({}, {"decay": 0.5, "max_hops": 4})),
-    "parent": Method("parent", lambda **p: MLA(direction="parents", **p), "the direct parents' own values"),
-    "ncf": Method("ncf", lambda **p: _factor("NCF", p), "neural CF over architecture, type and parameter count"),
-    "mf": Method("mf", _mf, "matrix factorization without lineage (LRMF with both lambdas 0)"),
-    "linear": Method("linear", lambda **p: _factor("LinearFactors", p), "ridge regression on model factors"),
-    "mean": Method("mean", lambda **p: MeanBaseline("benchmark", **p), "per-benchmark training mean"),
-    "difficulty": Method("difficulty", lambda **p: MeanBaseline("item", **p),
-                         "per-item training mean (item difficulty across the other models)"),
-    "global_mean": Method("global_mean", lambda **p: MeanBaseline("global", **p), "one global training mean"),
-}
-
-
-def get_method(name: str) -> Method:
-    """The registered method called ``name``; an unknown name lists the valid ones."""
-    method = METHODS.get(name.strip().lower())
-    if method is None:
-        close = difflib.get_close_matches(name.strip().lower(), METHODS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise InvalidInputError(f"Unknown method {name!r}.{hint} Valid methods: {', '.join(METHODS)}.")
-    return method
-
-
-def make_estimator(name: str, **params: Any) -> Any:
-    """An unfitted estimator for the method ``name`` with ``params``."""
-    return get_method(name).make(**params)
+__all__ = ["MF", "MLA", "MeanBaseline", "check_matrix", "item_means"]

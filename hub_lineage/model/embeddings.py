@@ -10,6 +10,7 @@ imported only when something actually has to be embedded.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ import scipy.sparse as sp
 
 from hub_lineage import paths
 from hub_lineage.errors import InvalidInputError
+from hub_lineage.files import write_atomic
 from hub_lineage.model.threads import n_threads, single_threaded_blas
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -105,12 +107,11 @@ class _Cache:
             index[k] = start + i
         stacked = np.stack([v for _, v in new])
         allv = stacked if old is None else np.concatenate([old, stacked])
-        tmp_vec, tmp_idx = self.dir / "vectors.npy.tmp", self.dir / "index.json.tmp"
-        with open(tmp_vec, "wb") as fh:
-            np.save(fh, allv)
-        tmp_idx.write_text(json.dumps(index))
-        tmp_vec.replace(self.vec_path)
-        tmp_idx.replace(self.index_path)
+        buffer = io.BytesIO()
+        np.save(buffer, allv)
+        # vectors first: a reader that sees the new index also finds its rows (else _load starts afresh)
+        write_atomic(self.vec_path, buffer.getvalue())
+        write_atomic(self.index_path, json.dumps(index))
 
 
 def knn_graph(embeddings: np.ndarray, k: int = 20, *, block: int = 1024) -> sp.csr_matrix:

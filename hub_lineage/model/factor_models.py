@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from hub_lineage.model.baselines import _check_matrix, _Estimator, _item_means
-from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.model.base import Estimator, check_is_fitted
+from hub_lineage.model.baselines import check_matrix, item_means
 
 
 # -- model factors (NCF and the linear regression) ---------------------------------------------
@@ -68,15 +69,12 @@ class ModelFactors:
         return np.hstack([np.ones((len(models), 1)), one_a[:, 1:], one_t[:, 1:], num])
 
 
-class _FactorEstimator(_Estimator):
+class _FactorEstimator(Estimator):
     """Baselines that predict from model factors: they keep the metadata of every model they saw."""
-
-    def _remember_meta(self, matrix: ObservationMatrix, model_graph: LineageGraph | None) -> None:
-        self.meta_ = dict(matrix.model_meta)
 
     def fold_in_proba(self, graph: LineageGraph, models: Sequence[str],
                       observations: ObservationMatrix | None = None) -> np.ndarray:
-        self._check_fitted()
+        check_is_fitted(self, "meta_")
         if observations is not None:
             self.meta_.update(observations.model_meta)
         return self.predict_proba(models)
@@ -94,11 +92,11 @@ class LinearFactors(_FactorEstimator):
 
     def fit(self, matrix: ObservationMatrix, model_graph: LineageGraph | None = None,
             instance_graph: Any = None) -> LinearFactors:
-        _check_matrix(matrix)
-        self._remember_meta(matrix, model_graph)
+        check_matrix(matrix)
+        self.meta_ = dict(matrix.model_meta)
         self.factors_ = ModelFactors.fit(matrix.model_meta, matrix.models)
         x = self.factors_.design(matrix.model_meta, matrix.models)
-        mean = _item_means(matrix)
+        mean = item_means(matrix)
         y = np.where(matrix.mask, matrix.values, mean[None, :]) - mean[None, :]
         gram = x.T @ x + self.alpha * np.eye(x.shape[1])
         self.coef_ = np.linalg.solve(gram, x.T @ y)
@@ -107,7 +105,7 @@ class LinearFactors(_FactorEstimator):
         return self
 
     def predict_proba(self, models: Sequence[str]) -> np.ndarray:
-        self._check_fitted()
+        check_is_fitted(self, "coef_")
         x = self.factors_.design(self.meta_, models)
         return np.clip(self.mean_[None, :] + x @ self.coef_, 0.0, 1.0)
 
@@ -154,8 +152,8 @@ class NCF(_FactorEstimator):
             instance_graph: Any = None) -> NCF:
         import torch
 
-        _check_matrix(matrix)
-        self._remember_meta(matrix, model_graph)
+        check_matrix(matrix)
+        self.meta_ = dict(matrix.model_meta)
         torch.set_num_threads(1)
         gen = torch.Generator().manual_seed(0 if self.random_state is None else int(self.random_state))
         torch.manual_seed(0 if self.random_state is None else int(self.random_state))
@@ -171,7 +169,7 @@ class NCF(_FactorEstimator):
         net = self._network(len(self.factors_.architectures) + 1, len(self.factors_.types) + 1,
                             len(matrix.items))
         with torch.no_grad():  # start every item at its mean, so few epochs suffice
-            mean = np.clip(_item_means(matrix), 1e-3, 1 - 1e-3)
+            mean = np.clip(item_means(matrix), 1e-3, 1 - 1e-3)
             net.item_bias.weight.copy_(torch.tensor(np.log(mean / (1 - mean)), dtype=torch.float32)[:, None])
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
         loss_fn = torch.nn.BCEWithLogitsLoss(reduction="none")
@@ -195,7 +193,7 @@ class NCF(_FactorEstimator):
     def predict_proba(self, models: Sequence[str]) -> np.ndarray:
         import torch
 
-        self._check_fitted()
+        check_is_fitted(self, "net_")
         a, t, num = self.factors_.codes(self.meta_, models)
         n, k = len(models), len(self.items_)
         with torch.no_grad():

@@ -16,33 +16,31 @@ the same objective with plain float64 L-BFGS (small problems, tests). Fold-in li
 
 from __future__ import annotations
 
-import json
+import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hub_lineage.benchmarks import BY_KEY
-from hub_lineage.errors import InvalidInputError, ModelFitError, NoLineageError, NotFittedError
-from hub_lineage.lineage.graph import LineageGraph
-from hub_lineage.model.foldin import fold_in_params
 from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.errors import InvalidInputError, ModelFitError, NoLineageError
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.model.base import ConvergenceWarning, Estimator, check_is_fitted
+from hub_lineage.model.factors import FittedFactors
+from hub_lineage.model.foldin import fold_in
 
 if TYPE_CHECKING:  # scipy and the solvers load in fit() only: predicting never needs them
     import scipy.sparse as sp
 
     from hub_lineage.model.solvers.reference import Problem
 
-_FORMAT = "hub-lineage-lrmf/1"
+logger = logging.getLogger(__name__)
 
 
-class ConvergenceWarning(UserWarning):
-    """The fit stopped at ``max_iter`` before the objective settled."""
-
-
-class LRMF:
+class LRMF(Estimator):
     """Lineage-Regularized Matrix Factorization, scikit-learn style.
 
     Parameters
@@ -68,7 +66,21 @@ class LRMF:
     random_state : int or None
     solver : {"fast", "reference"}
     verbose : bool
-        Print the objective per iteration to stderr.
+        Log the objective per iteration (logger ``hub_lineage.model.solvers.gauss_newton``, INFO).
+
+    Attributes
+    ----------
+    factors_ : FittedFactors
+        The whole fitted state (what :meth:`save` writes and fold-in reads).
+    model_factors_ : ndarray (n_nodes, n_factors)
+    instance_factors_ : ndarray (n_items, n_factors)
+    model_bias_, item_bias_ : ndarray (n_nodes,), (n_items,)
+        Zeros without ``biases``.
+    nodes_, node_index_, items_, item_benchmarks_, item_counts_
+        Row and column names of the fit.
+    loss_curve_ : list of float
+        Objective after each iteration.
+    n_iter_ : int
     """
 
     def __init__(self, n_factors: int = 32, *, lambda_lineage: float = 1.0, lambda_instance: float = 0.0,
@@ -88,15 +100,11 @@ class LRMF:
         self.solver = solver
         self.verbose = verbose
 
-    def get_params(self) -> dict[str, Any]:
-        keys = ("n_factors", "lambda_lineage", "lambda_instance", "reg", "biases", "relation_weights",
-                "chance", "max_iter", "tol", "random_state", "solver", "verbose")
-        return {k: getattr(self, k) for k in keys}
-
     # -- fitting ------------------------------------------------------------------------------
 
     def fit(self, matrix: ObservationMatrix, model_graph: LineageGraph | None = None,
-            instance_graph: sp.spmatrix | None = None, callback=None) -> LRMF:
+            instance_graph: sp.spmatrix | None = None,
+            callback: Callable[[int, float], None] | None = None) -> LRMF:
         """Fit factors for every model of ``matrix`` and every node of ``model_graph``.
 
         Parameters
@@ -111,8 +119,8 @@ class LRMF:
         """
         import scipy.sparse as sp
 
-        from hub_lineage.model.solvers.reference import Problem, fit_reference
         from hub_lineage.model.solvers.gauss_newton import FastSolver
+        from hub_lineage.model.solvers.reference import Problem, fit_reference
 
         self._check_params()
         values = matrix.values
@@ -169,10 +177,15 @@ class LRMF:
                 if target != nodes[i] and target in index:
                     P[i] = P[index[target]]
                     supported[i] = supported[index[target]]
-        self._set_fitted(nodes, matrix.items, matrix.item_benchmarks, counts, P, Q, kappa, supported)
+        self._set_fitted(FittedFactors.from_params(
+            P, Q, n_factors=int(self.n_factors), biases=bool(self.biases), nodes=nodes,
+            items=list(matrix.items), item_benchmarks=list(matrix.item_benchmarks), item_counts=counts,
+            kappa=kappa, supported=np.asarray(supported, dtype=bool), count_scale=scale,
+            lambda_lineage=float(self.lambda_lineage), reg=float(self.reg), relation_weights=self.relation_weights))
         self.loss_curve_ = [float(v) for v in curve]
         self.n_iter_ = int(n_iter)
-        self._count_scale = scale
+        logger.debug("LRMF fitted %d nodes x %d items in %d iterations (objective %.6g)",
+                     len(nodes), n_items, self.n_iter_, self.loss_curve_[-1] if self.loss_curve_ else float("nan"))
         return self
 
     def _check_params(self) -> None:
@@ -191,64 +204,45 @@ class LRMF:
     def _init_params(self, problem: Problem, n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
         # Spectral start for the evaluated rows; unevaluated nodes start at 0, so adding them to
         # the graph does not change the starting point of everything else.
-        from hub_lineage.model.solvers.gauss_newton import spectral_init
+        from hub_lineage.model.solvers.init import spectral_init
 
         P_obs, Q = spectral_init(problem, np.random.default_rng(self.random_state))
         P = np.zeros((n_nodes, problem.width))
         P[:problem.n_rows] = P_obs
         return P, Q
 
-    def _set_fitted(self, nodes, items, item_benchmarks, counts, P, Q, kappa, supported) -> None:
-        d = self.n_factors
-        self.nodes_ = list(nodes)
-        self.node_index_ = {n: i for i, n in enumerate(self.nodes_)}
-        self.items_ = list(items)
-        self.item_benchmarks_ = list(item_benchmarks)
-        self.item_counts_ = np.asarray(counts, dtype=np.float32)
-        self.model_factors_ = np.ascontiguousarray(P[:, :d])
-        self.instance_factors_ = np.ascontiguousarray(Q[:, :d])
-        self.model_bias_ = P[:, d].copy() if self.biases else np.zeros(len(nodes))
-        self.item_bias_ = Q[:, d].copy() if self.biases else np.zeros(len(items))
-        self._kappa = kappa
-        self._supported = np.asarray(supported, dtype=bool)
-
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "model_factors_"):
-            raise NotFittedError("This LRMF is not fitted yet: call fit(matrix, model_graph) first.")
-
-    def _params(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        P = self.model_factors_ if rows is None else self.model_factors_[rows]
-        bias = self.model_bias_ if rows is None else self.model_bias_[rows]
-        if self.biases:
-            return np.column_stack([P, bias]), np.column_stack([self.instance_factors_, self.item_bias_])
-        return np.array(P, dtype=np.float64), self.instance_factors_
-
-    def _proba(self, P: np.ndarray) -> np.ndarray:
-        d = self.n_factors
-        x = P[:, :d] @ self.instance_factors_.T
-        if self.biases:
-            x = x + P[:, d][:, None] + self.item_bias_[None, :]
-        s = 1.0 / (1.0 + np.exp(-x))
-        return s if self._kappa is None else self._kappa + (1 - self._kappa) * s
+    def _set_fitted(self, factors: FittedFactors) -> None:
+        """Set the fitted state and its scikit-learn style views (shared arrays, no copies)."""
+        self.factors_ = factors
+        self.nodes_ = factors.nodes
+        self.node_index_ = factors.node_index
+        self.items_ = factors.items
+        self.item_benchmarks_ = factors.item_benchmarks
+        self.item_counts_ = factors.item_counts
+        self.model_factors_ = factors.model_factors
+        self.instance_factors_ = factors.instance_factors
+        self.model_bias_ = factors.model_bias
+        self.item_bias_ = factors.item_bias
 
     # -- prediction ---------------------------------------------------------------------------
 
     def predict_proba(self, models: Sequence[str]) -> np.ndarray:
         """Probability of a correct answer, shape (len(models), n_items), for fitted nodes."""
-        self._check_fitted()
+        check_is_fitted(self, "factors_")
+        factors = self.factors_
         rows = []
         for m in models:
-            i = self.node_index_.get(m)
+            i = factors.node_index.get(m)
             if i is None:
                 raise InvalidInputError(
-                    f"Model {m!r} is not a node of this fit ({len(self.nodes_)} nodes): score a new "
+                    f"Model {m!r} is not a node of this fit ({len(factors.nodes)} nodes): score a new "
                     f"model with fold_in_proba(graph, [{m!r}]) and its lineage.")
-            if not self._supported[i]:
+            if not factors.supported[i]:
                 raise NoLineageError(
                     f"Model {m!r} has no observations and no path to any evaluated model in the "
                     f"lineage graph, so nothing can be predicted for it.")
             rows.append(i)
-        return self._proba(self._params(np.asarray(rows, dtype=int))[0])
+        return factors.proba(factors.rows(np.asarray(rows, dtype=int)))
 
     def fold_in(self, graph: LineageGraph, models: Sequence[str],
                 observations: ObservationMatrix | None = None) -> np.ndarray:
@@ -261,60 +255,30 @@ class LRMF:
         likelihood, weighted per instance as in the fit, is added and solved by Newton steps.
         Fitted models in ``models`` return their fitted factors.
         """
-        return self._fold_in(graph, models, observations)[:, :self.n_factors]
+        check_is_fitted(self, "factors_")
+        return fold_in(self.factors_, graph, list(models), observations).rows[:, :self.n_factors]
 
     def fold_in_proba(self, graph: LineageGraph, models: Sequence[str],
                       observations: ObservationMatrix | None = None) -> np.ndarray:
         """Predicted probabilities (len(models), n_items) of new models; see :meth:`fold_in`."""
-        return self._proba(self._fold_in(graph, models, observations))
-
-    def _fold_in(self, graph, models, observations) -> np.ndarray:
-        self._check_fitted()
-        return fold_in_params(self, graph, list(models), observations)
+        check_is_fitted(self, "factors_")
+        return self.factors_.proba(fold_in(self.factors_, graph, list(models), observations).rows)
 
     # -- persistence --------------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
         """Write the fitted model to the directory ``path`` (``lrmf.json`` + ``lrmf.npz``)."""
-        self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        meta = {"format": _FORMAT, "params": self.get_params(), "nodes": self.nodes_, "items": self.items_,
-                "item_benchmarks": self.item_benchmarks_, "n_iter": self.n_iter_,
-                "loss_curve": self.loss_curve_, "count_scale": self._count_scale}
-        arrays = {"model_factors": self.model_factors_, "instance_factors": self.instance_factors_,
-                  "model_bias": self.model_bias_, "item_bias": self.item_bias_,
-                  "item_counts": self.item_counts_, "supported": self._supported}
-        if self._kappa is not None:
-            arrays["kappa"] = self._kappa
-        tmp_npz, tmp_json = path / "lrmf.npz.tmp", path / "lrmf.json.tmp"
-        with open(tmp_npz, "wb") as fh:
-            np.savez(fh, **arrays)
-        tmp_json.write_text(json.dumps(meta))
-        tmp_npz.replace(path / "lrmf.npz")
-        tmp_json.replace(path / "lrmf.json")
+        check_is_fitted(self, "factors_")
+        self.factors_.save(path, params=self.get_params(), n_iter=self.n_iter_, loss_curve=self.loss_curve_)
 
     @classmethod
     def load(cls, path: str | Path) -> LRMF:
         """Read a model written by :meth:`save` (no pickle)."""
-        path = Path(path)
-        if not (path / "lrmf.json").is_file() or not (path / "lrmf.npz").is_file():
-            raise NotFittedError(f"No saved LRMF in {str(path)!r}: expected lrmf.json and lrmf.npz there.")
-        meta = json.loads((path / "lrmf.json").read_text())
-        if meta.get("format") != _FORMAT:
-            raise InvalidInputError(f"{str(path)!r} holds format {meta.get('format')!r}, not {_FORMAT!r}.")
+        factors, meta = FittedFactors.load(path)
         model = cls(**meta["params"])
-        with np.load(path / "lrmf.npz", allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-        d = model.n_factors
-        P = np.column_stack([arrays["model_factors"], arrays["model_bias"]])
-        Q = np.column_stack([arrays["instance_factors"], arrays["item_bias"]])
-        model._set_fitted(meta["nodes"], meta["items"], meta["item_benchmarks"], arrays["item_counts"],
-                          P if model.biases else P[:, :d], Q if model.biases else Q[:, :d],
-                          arrays.get("kappa"), arrays["supported"])
+        model._set_fitted(factors)
         model.loss_curve_ = meta["loss_curve"]
         model.n_iter_ = meta["n_iter"]
-        model._count_scale = meta["count_scale"]
         return model
 
 

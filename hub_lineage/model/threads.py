@@ -10,7 +10,9 @@ uses both cores.
 from __future__ import annotations
 
 import os
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
+
+from threadpoolctl import threadpool_limits
 
 
 def n_threads(cap: int = 4) -> int:
@@ -20,9 +22,5 @@ def n_threads(cap: int = 4) -> int:
 
 
 def single_threaded_blas() -> AbstractContextManager:
-    """Context with BLAS limited to one thread (a no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return nullcontext()
+    """Context with BLAS limited to one thread."""
     return threadpool_limits(1, user_api="blas")

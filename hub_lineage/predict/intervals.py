@@ -2,7 +2,7 @@
 
 Calibrated on held-out residuals: predictions for models whose observations were left out of the
 fit (cross-validated predictions of training models, see
-:func:`hub_lineage.evaluation.protocol.cross_validated_predictions`) beside their actual scores. Per
+:func:`hub_lineage.evaluation.held_out.cross_validated_predictions`) beside their actual scores. Per
 benchmark, the interval half-width is the conformal quantile of ``|actual - pred| / scale``, where
 ``scale`` is an optional per-model difficulty (e.g. :func:`lineage_scale`: farther from any scored
 relative -> wider). Under exchangeability the interval covers a new model's score with probability
@@ -12,14 +12,17 @@ at least ``coverage``; ``hub-lineage evaluate`` reports the empirical coverage o
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from hub_lineage.errors import InvalidInputError, NotFittedError
+from hub_lineage.errors import InvalidInputError
 from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.walk import breadth_first
+from hub_lineage.model.base import check_is_fitted
+
+_NOT_FITTED = "{name} is not fitted: call fit(pred, actual) first."
 
 
 class ConformalIntervals:
@@ -71,8 +74,7 @@ class ConformalIntervals:
     def interval(self, pred: np.ndarray, scale: np.ndarray | None = None,
                  bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
         """``(low, high)``, each shaped like ``pred`` (n_models, n_benchmarks), clipped to ``bounds``."""
-        if not hasattr(self, "quantiles_"):
-            raise NotFittedError("ConformalIntervals is not fitted: call fit(pred, actual) first.")
+        check_is_fitted(self, "quantiles_", msg=_NOT_FITTED)
         pred = np.asarray(pred, dtype=np.float64)
         pred2 = _as_2d(pred)
         if pred2.shape[1] != self.quantiles_.size:
@@ -85,8 +87,7 @@ class ConformalIntervals:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready state (no pickle): ``{"coverage", "quantiles", "n_calibration"}``."""
-        if not hasattr(self, "quantiles_"):
-            raise NotFittedError("ConformalIntervals is not fitted: nothing to save.")
+        check_is_fitted(self, "quantiles_", msg=_NOT_FITTED)
         return {"coverage": self.coverage,
                 "quantiles": [None if not np.isfinite(q) else float(q) for q in self.quantiles_],
                 "n_calibration": [int(n) for n in self.n_calibration_]}
@@ -118,26 +119,16 @@ def hops_to_scored(graph: LineageGraph, models: Sequence[str], scored: Iterable[
     """Lineage distance (hops, parents and children alike) from each model to its nearest scored
     relative other than itself; ``max_hops + 1`` when none is within reach. Shape (len(models),)."""
     scored_set = set(scored)
+
+    def relatives(node: str) -> list[str]:
+        return [e.parent for e in graph.parents(node)] + [e.child for e in graph.children(node)]
+
     out = np.full(len(models), max_hops + 1, dtype=np.float64)
     for k, model in enumerate(models):
-        depth = {model: 0}
-        queue = deque([model])
-        while queue:
-            node = queue.popleft()
-            if depth[node] >= max_hops:
-                continue
-            nxt = [e.parent for e in graph.parents(node)] + [e.child for e in graph.children(node)]
-            hit = False
-            for other in nxt:
-                if other not in depth:
-                    depth[other] = depth[node] + 1
-                    if other in scored_set:
-                        out[k] = depth[other]
-                        hit = True
-                        break
-                    queue.append(other)
-            if hit:
-                break
+        hops = breadth_first(model, relatives, max_depth=max_hops)
+        found = [h for node, h in hops.items() if node in scored_set and node != model]
+        if found:
+            out[k] = min(found)
     return out
 
 

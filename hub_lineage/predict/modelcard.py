@@ -24,7 +24,7 @@ from hub_lineage.errors import DataFormatError
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult
 
-    from hub_lineage.predict.predictor import Prediction
+    from hub_lineage.predict.prediction import Prediction
 
 #: The front-matter pattern huggingface_hub itself uses (``huggingface_hub.repocard``).
 _YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
@@ -223,9 +223,9 @@ def push_card(repo_id: str, card_text: str, *, api: Any, create_pr: bool = True,
     login); the token is passed to huggingface_hub and never printed, logged or put in a message.
     """
     from huggingface_hub import CommitOperationAdd, get_token
-    from huggingface_hub.errors import HfHubHTTPError
 
-    from hub_lineage.errors import GatedRepoError, HubUnavailableError, RepoNotFoundError
+    from hub_lineage.errors import GatedRepoError
+    from hub_lineage.lineage.hub_errors import NO_RETRY, hub_call
 
     token = api.token if isinstance(getattr(api, "token", None), str) else get_token()
     if not token:
@@ -237,15 +237,9 @@ def push_card(repo_id: str, card_text: str, *, api: Any, create_pr: bool = True,
     description = ("Predicted benchmark scores from this model's lineage, added to `model-index` with "
                    "`verified: false` by hub-lineage (LRMF, arXiv 2504.19811). They are predictions, not "
                    "evaluations; existing results are unchanged.")
-    try:
-        info = api.create_commit(repo_id, [operation], commit_message=message, commit_description=description,
-                                 create_pr=create_pr, token=token)
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else None
-        if status == 404:
-            raise RepoNotFoundError(f"Cannot push to {repo_id!r}: the Hub has no such model repository.") from None
-        if status in (401, 403):
-            raise GatedRepoError(f"Cannot push to {repo_id!r}: the token was refused (HTTP {status}); "
-                                 "it needs write access to this repository.") from None
-        raise HubUnavailableError(f"Pushing the card of {repo_id!r} failed with HTTP {status}.") from None
+    # not retried: a commit (or pull request) whose answer was lost may have landed already
+    info = hub_call(lambda: api.create_commit(repo_id, [operation], commit_message=message,
+                                              commit_description=description, create_pr=create_pr, token=token),
+                    repo_id=repo_id, what="the model card", endpoint=getattr(api, "endpoint", None),
+                    retry=NO_RETRY, write=True)
     return str(info.pr_url if create_pr and info.pr_url else info.commit_url)

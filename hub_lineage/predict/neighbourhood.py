@@ -9,20 +9,20 @@ back through factors they absorbed during the fit. Pure numpy: no scipy on the p
 
 from __future__ import annotations
 
+import io
 import json
-from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from hub_lineage.errors import NoLineageError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
-
-if TYPE_CHECKING:
-    from hub_lineage.model.lrmf import LRMF
+from hub_lineage.files import write_atomic
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.walk import breadth_first
 
 #: How far (hops) the lineage walk goes from the predicted model through unscored relatives.
 MAX_HOPS = 3
@@ -86,9 +86,12 @@ class CompactGraph:
         return node in self.index
 
     def save(self, directory: Path) -> None:
-        np.savez(directory / "graph.npz", child=self.child.astype(np.int32), parent=self.parent.astype(np.int32),
+        """Write ``graph.npz`` (edges as int32/float32 arrays) and ``graph_nodes.json``, each atomically."""
+        buffer = io.BytesIO()
+        np.savez(buffer, child=self.child.astype(np.int32), parent=self.parent.astype(np.int32),
                  relation=self.relation, weight=self.weight.astype(np.float32), root=self.root)
-        (directory / "graph_nodes.json").write_text(json.dumps(self.nodes), encoding="utf-8")
+        write_atomic(directory / "graph.npz", buffer.getvalue())
+        write_atomic(directory / "graph_nodes.json", json.dumps(self.nodes))
 
     @classmethod
     def load(cls, directory: Path) -> CompactGraph:
@@ -137,34 +140,31 @@ class LocalSystem:
     kinship: dict[str, str]
     hops_to_scored: float
 
-    def drivers(self, lrmf: LRMF, top: int = 5) -> list[tuple[str, str, int, float]]:
-        """Each anchor's share of the model's folded-in factors (harmonic-extension weights)."""
+    @property
+    def target(self) -> str:
+        """The model's (renamed) node in :attr:`graph`."""
+        return self.model + HELD_OUT
+
+    @property
+    def component(self) -> tuple[list[str], list[str]]:
+        """``(new nodes, fitted boundary)`` for :func:`hub_lineage.model.foldin.fold_in`: the walk is done."""
+        return [n + HELD_OUT for n in self.free], list(self.anchors)
+
+    def drivers(self, influence: Mapping[str, float], top: int = 5) -> list[tuple[str, str, int, float]]:
+        """The ``top`` anchors by share of the model's folded-in factors: ``(model, relation, hops, share)``.
+
+        ``influence`` holds each anchor's harmonic-extension weight (``FoldIn.influence`` of the
+        fold-in that explained :attr:`target`); shares are the weights over their sum.
+        """
         if not self.anchors:
             return []
-        order = [n + HELD_OUT for n in self.free] + self.anchors
-        rows, cols, vals = self.graph.adjacency_entries(order, relation_weights=getattr(lrmf, "relation_weights", None))
-        nf = len(self.free)
-        lam = float(getattr(lrmf, "lambda_lineage", 1.0) or 1.0)
-        reg = float(getattr(lrmf, "reg", 0.0) or 0.0)
-        # at most MAX_FREE_NODES unknowns: dense numpy, no scipy import (~0.7 s) on the predict path
-        inner = rows < nf
-        rows, cols, vals = rows[inner], cols[inner], vals[inner]
-        to_free = cols < nf
-        a_ff = np.zeros((nf, nf))
-        np.add.at(a_ff, (rows[to_free], cols[to_free]), vals[to_free])
-        degree = np.bincount(rows, weights=vals, minlength=nf)
-        system = np.diag(lam * degree + reg) - lam * a_ff
-        rhs = np.zeros(nf)
-        rhs[0] = 1.0  # row 0 of (system^-1 @ lam A_fb) = (system^-T e_0)^T lam A_fb
-        row = np.linalg.solve(system.T, rhs)
-        # weights = lam * A_fb^T @ row
-        weights = np.bincount(cols[~to_free] - nf, weights=lam * vals[~to_free] * row[rows[~to_free]],
-                              minlength=len(self.anchors))
+        weights = np.array([influence.get(a, 0.0) for a in self.anchors], dtype=np.float64)
         total = weights.sum()
         if total <= 0:
             return []
         shares = weights / total
-        ranked = np.argsort(-shares)[:top]
+        # ties (the two parents of an even merge) keep the walk's order, whatever the rounding
+        ranked = np.lexsort((np.arange(len(shares)), -np.round(shares, 12)))[:top]
         return [(self.anchors[k], self.kinship[self.anchors[k]], self.hops[self.anchors[k]], float(shares[k]))
                 for k in ranked if shares[k] > 0]
 
@@ -176,32 +176,37 @@ def local_system(model: str, lineage: Lineage, scored: Mapping[str, Any], fitted
     hops = {model: 0}
     kinship: dict[str, str] = {}
     free = [model]
+    free_set = {model}
     anchors: list[str] = []
     edges: list[Edge] = []
-    queue = deque([model])
     ancestors = {model}
-    while queue:
-        node = queue.popleft()
+
+    def expand(node: str) -> list[str]:
+        """The newly met relatives of a free node (anchors and far nodes are not walked through)."""
+        if node not in free_set:
+            return []
+        met = []
         for edge, other, up in ([(e, e.parent, True) for e in lineage.parents(node)]
                                 + [(e, e.child, False) for e in lineage.children(node)]):
             edges.append(edge)
             if other in hops:
                 continue
-            hops[other] = hops[node] + 1
-            is_ancestor = up and node in ancestors
-            if is_ancestor:
+            hops[other] = hops[node] + 1  # the walk meets nodes in this order: the same hops
+            met.append(other)
+            if up and node in ancestors:
                 ancestors.add(other)
                 kinship[other] = edge.relation.value
             else:
                 kinship[other] = "descendant" if not up and hops[node] == 0 else "relative"
-            expandable = (other not in scored and hops[other] < MAX_HOPS and len(free) < MAX_FREE_NODES)
-            if expandable:
+            if other not in scored and hops[other] < MAX_HOPS and len(free) < MAX_FREE_NODES:
                 free.append(other)
-                queue.append(other)
+                free_set.add(other)
             elif other in fitted:
                 anchors.append(other)
             # else: an unfitted node not walked further is a dangling leaf; it carries nothing
-    free_set = set(free)
+        return met
+
+    breadth_first(model, expand)
     rename = {n: n + HELD_OUT for n in free}
     graph = LineageGraph(nodes=[rename[model]])
     keep = free_set | set(anchors)

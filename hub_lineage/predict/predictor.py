@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
 from importlib.metadata import PackageNotFoundError, version as _pkg_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,78 +27,29 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hub_lineage import paths
+from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import (
     HubUnavailableError,
     InvalidInputError,
     InvalidRepoIdError,
     NoLineageError,
     NotFittedError,
+    RepoNotFoundError,
 )
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
-from hub_lineage.data.matrix import ObservationMatrix
-from hub_lineage.predict.neighbourhood import HELD_OUT, CompactGraph, Lineage, local_system
+from hub_lineage.files import write_atomic
+from hub_lineage.ids import check_repo_id
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.model.foldin import fold_in
+from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
+from hub_lineage.predict.prediction import Driver, Interval, Prediction
 
 if TYPE_CHECKING:
+    from hub_lineage.data.store.database import Store
     from hub_lineage.lineage.hub import HubClient
     from hub_lineage.model.lrmf import LRMF
-    from hub_lineage.data.store.database import Store
 
 FORMAT = 1
-_REPO_ID = re.compile(r"^[\w.\-]{1,96}/[\w.\-]{1,96}$")
-
-
-@dataclass
-class Interval:
-    """Predicted accuracy with its interval (all in [0, 1])."""
-
-    mean: float
-    low: float
-    high: float
-
-
-@dataclass
-class Driver:
-    """A scored relative that pulled on the prediction.
-
-    ``relation`` is how the next model on the path was made from ``model`` (``finetune``, ``merge``,
-    ``adapter``, ``quantized``) for an ancestor, else ``descendant`` / ``relative``; ``hops`` its
-    lineage distance; ``influence`` its share of the fold-in (shares sum to 1 over all relatives).
-    """
-
-    model: str
-    relation: str
-    hops: int
-    influence: float
-    scores: dict[str, float] | None = None
-
-
-@dataclass
-class Prediction:
-    """Predicted scores of one model, with their intervals, drivers and (when known) actual scores."""
-
-    model: str
-    predicted: dict[str, Interval]
-    actual: dict[str, float] | None
-    drivers: list[Driver]
-    unknown_parents: list[str] = field(default_factory=list)
-    coverage: float = 0.9
-
-    def to_json(self) -> dict[str, Any]:
-        """``{"model", "predicted": {BENCH: {"mean","low","high"}}, "actual": {BENCH: x} | None, "drivers": [...]}``."""
-        return {
-            "model": self.model,
-            "predicted": {b: {"mean": _r(i.mean), "low": _r(i.low), "high": _r(i.high)}
-                          for b, i in self.predicted.items()},
-            "actual": None if self.actual is None else {b: _r(v) for b, v in self.actual.items()},
-            "drivers": [{"model": d.model, "relation": d.relation, "hops": d.hops,
-                         "influence": _r(d.influence), "scores": d.scores} for d in self.drivers],
-            "unknown_parents": list(self.unknown_parents),
-            "coverage": self.coverage,
-        }
-
-
-def _r(x: float) -> float:
-    return round(float(x), 4)
 
 
 # -- the predictor ------------------------------------------------------------------------------
@@ -138,8 +87,8 @@ class Predictor:
         (:func:`default_params`). The fit uses the part of the graph that links scored models
         (:func:`splits.relevant_graph`); the whole graph is kept for predicting new models.
         """
-        from hub_lineage.evaluation import protocol as evaluation
         from hub_lineage.evaluation import splits
+        from hub_lineage.evaluation.held_out import cross_validated_predictions, method_graph
         from hub_lineage.predict.intervals import ConformalIntervals
         from hub_lineage.model.lrmf import LRMF
 
@@ -148,7 +97,7 @@ class Predictor:
         hyper = {**default_params(seed), **params}
         lineage_graph = splits.relevant_graph(graph, matrix.models)
         # the same metadata nodes as the evaluation (hub_lineage.lineage.side_info via "side")
-        lrmf_params, fit_graph = evaluation.method_graph(hyper, matrix, lineage_graph)
+        lrmf_params, fit_graph = method_graph(hyper, matrix, lineage_graph)
 
         def make_estimator() -> LRMF:
             return LRMF(**lrmf_params)
@@ -165,8 +114,8 @@ class Predictor:
             say(f"calibrating intervals: {n_folds}-fold cold-start predictions of {len(eligible)} models")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
-                held_out = evaluation.cross_validated_predictions(make_estimator, matrix, fit_graph, eligible,
-                                                                  n_folds=n_folds, seed=seed)
+                held_out = cross_validated_predictions(make_estimator(), matrix, fit_graph, eligible,
+                                                       n_folds=n_folds, seed=seed)
             rows = [matrix.model_index[m] for m in eligible]
             intervals.fit(np.asarray(held_out, dtype=np.float64), scores[rows])
         else:
@@ -200,9 +149,9 @@ class Predictor:
         directory.mkdir(parents=True, exist_ok=True)
         self.lrmf.save(directory / "lrmf")
         self.graph.save(directory)
-        (directory / "observed.json").write_text(json.dumps(self._observed), encoding="utf-8")
+        write_atomic(directory / "observed.json", json.dumps(self._observed))
         # meta.json last: its presence marks a complete predictor directory
-        (directory / "meta.json").write_text(json.dumps(self.meta), encoding="utf-8")
+        write_atomic(directory / "meta.json", json.dumps(self.meta))
         self.path = directory
         return directory
 
@@ -248,9 +197,7 @@ class Predictor:
         default :class:`HubClient` with its cache). Raises :class:`RepoNotFoundError` /
         :class:`GatedRepoError` from the Hub, :class:`NoLineageError` when no scored relative exists.
         """
-        if not _REPO_ID.match(repo_id):
-            raise InvalidRepoIdError(
-                f"{repo_id!r} is not a Hub repo id: expected 'org/name' (letters, digits, '-', '_', '.').")
+        check_repo_id(repo_id, namespace=True)
         offline = paths.env_offline() if offline is None else offline
         local_parents = self.graph.parents(repo_id)
         extra: LineageGraph | None = None
@@ -295,15 +242,16 @@ class Predictor:
         return self._predict(model, lineage, unknown=[e.parent for e in unknown], widen=1.0 + share)
 
     def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
-        local = local_system(model, lineage, self._observed, self.lrmf.node_index_)
-        target = model + HELD_OUT
-        proba = np.asarray(self.lrmf.fold_in_proba(local.graph, [target]), dtype=np.float64)
-        mean = self._benchmark_scores(proba)
+        factors = self.lrmf.factors_
+        # one walk (local_system) and one solve: the fold-in also explains the model's row
+        local = local_system(model, lineage, self._observed, factors.node_index)
+        folded = fold_in(factors, local.graph, [local.target], component=local.component, explain=local.target)
+        mean = self._benchmark_scores(factors.proba(folded.rows))
         # calibrated as `hub-lineage evaluate` measures it (no per-model scale); unknown parents widen
         low, high = self.intervals.interval(mean[None, :], np.array([widen]))
         predicted = {b: Interval(float(mean[k]), float(low[0, k]), float(high[0, k]))
                      for k, b in enumerate(self.benchmarks)}
-        drivers = [Driver(m, rel, hops, w, self.observed(m)) for m, rel, hops, w in local.drivers(self.lrmf)]
+        drivers = [Driver(m, rel, hops, w, self.observed(m)) for m, rel, hops, w in local.drivers(folded.influence)]
         return Prediction(model, predicted, self.observed(model), drivers, unknown,
                           float(self.intervals.coverage))
 
@@ -330,7 +278,6 @@ def _resolve_on_hub(repo_id: str, hub: HubClient | None, offline: bool) -> Linea
 
 def _resolve_from_cache(repo_id: str) -> LineageGraph | None:
     """Offline, for a model outside the stored graph: the Hub cache may know its card."""
-    from hub_lineage.errors import HubUnavailableError, RepoNotFoundError
     from hub_lineage.lineage.hub import HubClient
 
     try:
@@ -359,13 +306,13 @@ def default_params(seed: int = 0) -> dict[str, Any]:
     """LRMF hyper-parameters for a saved predictor.
 
     The evaluation protocol's fixed choices for leaderboard data (chance-level floors, biases:
-    ``evaluation.SETTING_PARAMS``) with ``lambda_lineage`` = 1, the middle of its tuning grid, and a
+    ``tuning.SETTING_PARAMS``) with ``lambda_lineage`` = 1, the middle of its tuning grid, and a
     looser ``tol``: the objective is within 0.1% of its optimum after ~10 iterations, and a full
     fit plus five calibration fits must stay a one-off of minutes.
     """
-    from hub_lineage.evaluation import protocol as evaluation
+    from hub_lineage.evaluation.tuning import SETTING_PARAMS
 
-    base = dict(evaluation.SETTING_PARAMS.get("heterogeneous", {}).get("lrmf", {}))
+    base = dict(SETTING_PARAMS.get("heterogeneous", {}).get("lrmf", {}))
     return {"lambda_lineage": 1.0, **base, "tol": 1e-4, "max_iter": 40, "random_state": seed}
 
 
@@ -400,8 +347,10 @@ def parse_parent(spec: str, child: str) -> Edge:
     """``ID[:relation[:weight]]`` (the ``--parent`` option) -> an :class:`Edge` from ``child``."""
     parent, _, rest = spec.partition(":")
     relation, _, weight = rest.partition(":")
-    if not _REPO_ID.match(parent):
-        raise InvalidRepoIdError(f"--parent {spec!r}: {parent!r} is not a Hub repo id ('org/name').")
+    try:
+        check_repo_id(parent, namespace=True)
+    except InvalidRepoIdError as exc:
+        raise InvalidRepoIdError(f"--parent {spec!r}: {exc}") from None
     try:
         w = float(weight) if weight else None
     except ValueError:
@@ -409,4 +358,4 @@ def parse_parent(spec: str, child: str) -> Edge:
     return Edge(child, parent, Relation.parse(relation or "finetune"), w)
 
 
-__all__ = ["Interval", "Driver", "Prediction", "Predictor", "CompactGraph", "parse_parent", "asdict"]
+__all__ = ["Predictor", "default_params", "parse_parent"]

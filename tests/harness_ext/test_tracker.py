@@ -8,6 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from hub_lineage.data.store.database import Store
+from hub_lineage.data.store.ingest import ingest_paths
 
 
 def written_values(out: Path) -> dict[str, float]:
@@ -50,7 +51,7 @@ def test_simple_evaluate_with_live_tracker(tiny_model: Path, task_dir: Path, tmp
         assert run["metric"] == "acc" and run["task_version"] == "2.0" and run["lm_eval_version"]
         # the files lm-eval wrote through the same tracker hold the same values: re-ingest adds nothing
         assert written_values(tmp_path / "out") == expected
-        again = store.ingest_paths([tmp_path / "out"], model_id="test/tiny-llama")
+        again = ingest_paths(store, [tmp_path / "out"], model_id="test/tiny-llama")
         assert again.observations_added == 0 and again.observations_updated == 0
 
 

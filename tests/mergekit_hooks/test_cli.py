@@ -76,6 +76,18 @@ def test_exit_codes(fitted, capsys, tmp_path):
     assert run(["--help"], capsys)[0] == 0
 
 
+def test_strict_changes_a_mean_gate_whose_interval_crosses_the_threshold(fitted, capsys):
+    _, directory, _ = fitted
+    args = [TIES, "--predictor", str(directory)]
+    code, out, _ = run([*args, "--json"], capsys)
+    predicted = json.loads(out)["recipes"][0]["predicted"]
+    mean = sum(v["mean"] for v in predicted.values()) / len(predicted)
+    gate = ["--require", f"mean>={mean - 1e-4:.6f}"]
+    assert run([*args, *gate], capsys)[0] == 0
+    code, out, _ = run([*args, *gate, "--strict"], capsys)
+    assert code == 1 and "gate mean>=" in out and "FAIL" in out
+
+
 @pytest.fixture(scope="module")
 def tiny_pair(tmp_path_factory):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

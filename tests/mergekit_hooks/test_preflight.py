@@ -8,7 +8,7 @@ import pytest
 
 from hub_lineage.benchmarks import BENCHMARK_KEYS
 from hub_lineage.errors import InvalidInputError, NoLineageError
-from mergekit_hooks.preflight import Gate, parse_gate, predict_recipe, preflight
+from mergekit_hooks.preflight import Gate, gate_interval, parse_gate, predict_recipe, preflight
 
 from preflight_data import CYBER, QWEN, ROMBOS, UNSCORED
 
@@ -71,6 +71,21 @@ def test_gates_pass_and_fail_and_strict_uses_the_interval(fitted):
     assert not strict.passed  # an interval has width
     [mean_gate] = preflight([TIES], predictor, gates=[Gate("mean", "<", 0.0)])
     assert not mean_gate.passed
+
+
+def test_strict_judges_a_mean_gate_on_the_mean_interval(fitted):
+    predictor, _, _ = fitted
+    [r] = preflight([TIES], predictor)
+    mean = gate_interval(r.prediction.predicted, "mean")
+    n = len(BENCHMARK_KEYS)
+    assert mean.mean == pytest.approx(r.score("mean"))
+    assert mean.low == pytest.approx(sum(iv.low for iv in r.prediction.predicted.values()) / n)
+    assert mean.high == pytest.approx(sum(iv.high for iv in r.prediction.predicted.values()) / n)
+    assert mean.low < mean.mean < mean.high
+    for gate in (Gate("mean", ">=", mean.mean - 1e-6), Gate("mean", "<", mean.mean + 1e-6)):
+        [loose] = preflight([TIES], predictor, gates=[gate])
+        [strict] = preflight([TIES], predictor, gates=[gate], strict=True)
+        assert loose.passed and not strict.passed, gate  # the pessimistic end crosses the threshold
 
 
 def test_rank_by_a_benchmark_and_the_mean(fitted, tmp_path):

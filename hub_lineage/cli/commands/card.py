@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import re
 from pathlib import Path
 
 import click
 
-from hub_lineage.errors import InvalidInputError
-
-_REPO_ID = re.compile(r"^[\w.\-]+/[\w.\-]+$")
+from hub_lineage.errors import InvalidInputError, InvalidRepoIdError
+from hub_lineage.ids import check_repo_id
 
 
 @click.command("card")
@@ -45,14 +42,20 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, c
       hub-lineage card my-org/my-model --push --no-create-pr   # writes to main
     """
     from hub_lineage import paths
-    from hub_lineage.cli.commands.predict import hypothetical_name, load_predictor
+    from hub_lineage.cli.commands.predict import hypothetical_name
+    from hub_lineage.files import write_atomic
+    from hub_lineage.predict.loading import load_predictor
     from hub_lineage.predict.modelcard import add_predictions
 
     offline = paths.env_offline() if offline is None else offline
     local = Path(target)
     is_file = local.is_file()
-    if not is_file and not _REPO_ID.match(target):
-        raise InvalidInputError(f"{target!r} is neither an existing README.md file nor a Hub repo id ('org/name').")
+    if not is_file:
+        try:
+            check_repo_id(target, namespace=True)
+        except InvalidRepoIdError as exc:
+            raise InvalidRepoIdError(f"{target!r} is neither an existing README.md file nor a Hub repo id "
+                                     f"('org/name'): {exc}") from None
     repo_id = model_id if is_file else target
     if push and offline:
         raise InvalidInputError("--push needs the Hub: drop --offline (or HF_HUB_OFFLINE=1).")
@@ -96,7 +99,7 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, c
         click.echo(new_text, nl=False)
         return
     if changed or destination != local:
-        _write_atomic(destination, new_text)
+        write_atomic(destination, new_text)  # newline="" keeps a CRLF card CRLF
     click.echo(f"{destination}: " + (f"added predicted scores for {added} benchmark(s) (verified: false)."
                                      if changed else "already carries hub-lineage predictions; unchanged."))
 
@@ -118,10 +121,3 @@ def _read(path: Path) -> str:
             return handle.read()
     except UnicodeDecodeError as exc:
         raise DataFormatError(f"Model card {str(path)!r} is not UTF-8 text: {exc}.") from None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    tmp.replace(path)

@@ -6,17 +6,15 @@ import json
 
 import click
 
+from hub_lineage.cli.options import json_option, metric_options, store_option
+
 
 @click.command("eval", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-              help="Store file (default: $HUB_LINEAGE_HOME/store.sqlite).")
+@store_option()
 @click.option("--model-id", default=None, help="Hub id to record the model under (default: lm-eval's name).")
-@click.option("--metric", "metric_rules", multiple=True, metavar="TASK=METRIC[,FILTER]",
-              help="Per-sample metric of a task (TASK may be a glob); repeatable.")
-@click.option("--non-binary", default="refuse", show_default=True,
-              help="Non-0/1 metric values: refuse, fraction, or threshold=X.")
+@metric_options
 @click.option("--no-lineage", is_flag=True, help="Do not resolve the model's lineage from the Hub.")
-@click.option("--json", "as_json", is_flag=True, help="Print this call's counts as JSON.")
+@json_option("Print this call's counts as JSON.")
 @click.argument("lm_eval_args", nargs=-1, type=click.UNPROCESSED)
 def eval_command(store_path: str | None, model_id: str | None, metric_rules: tuple[str, ...],
                  non_binary: str, no_lineage: bool, as_json: bool, lm_eval_args: tuple[str, ...]) -> None:

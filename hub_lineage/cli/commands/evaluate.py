@@ -8,6 +8,7 @@ import warnings
 
 import click
 
+from hub_lineage.cli.options import json_option
 from hub_lineage.errors import InvalidInputError
 
 
@@ -48,7 +49,7 @@ def render_table(data: dict) -> str:
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract instead of a table.")
+@json_option()
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, noise: str | None,
              folds: int, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
@@ -69,7 +70,7 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     task_setting = evaluation.Setting.parse(setting)
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     if method_list is not None:
-        from hub_lineage.model.baselines import get_method
+        from hub_lineage.model.registry import get_method
 
         for m in method_list:
             get_method(m)

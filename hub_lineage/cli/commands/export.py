@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
+from hub_lineage.cli.options import store_option
+
 
 @click.command("export")
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--store", "store_path", type=click.Path(dir_okay=False, exists=True), default=None,
-              help="Store file (default: $HUB_LINEAGE_HOME/store.sqlite).")
+@store_option(exists=True)
 @click.option("--format", "fmt", type=click.Choice(["csv", "parquet"]), default=None,
               help="Output format (default: from OUT's suffix).")
 @click.option("--model", "models", multiple=True, help="Only this model (repeatable).")

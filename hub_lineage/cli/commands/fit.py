@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import click
+
+from hub_lineage.cli.options import store_option
 
 if TYPE_CHECKING:
     from hub_lineage.lineage.hub import HubClient
@@ -15,18 +15,15 @@ if TYPE_CHECKING:
 
 def pull_leaderboard(store: Store, hub: HubClient | None = None) -> None:
     """The first-run pull (:func:`hub_lineage.data.sources.contents_hub.pull_leaderboard`) with a progress bar."""
+    from huggingface_hub.utils import tqdm
+
     from hub_lineage.data.sources.contents_hub import pull_leaderboard as pull
 
-    def bar(models: list[str]) -> Iterator[str]:
-        with click.progressbar(models, label="Resolving lineage", file=sys.stderr) as items:
-            yield from items
-
-    pull(store, hub, progress=bar)
+    pull(store, hub, progress=lambda models: tqdm(models, desc="Resolving lineage", unit="model"))
 
 
 @click.command("fit")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-              help="Store to fit from (default: $HUB_LINEAGE_HOME/store.sqlite).")
+@store_option("Store to fit from")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to save the predictor (default: $HUB_LINEAGE_HOME/predictor).")
 @click.option("--coverage", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from hub_lineage.lineage.render import FORMATS
+
 
 @click.command()
 @click.argument("repo_id")
-@click.option("--format", "fmt", type=click.Choice(["tree", "json", "mermaid"]), default="tree",
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="tree",
               show_default=True, help="tree for reading, json for scripts, mermaid for cards and READMEs.")
 @click.option("--edges", "edge_files", multiple=True, type=click.Path(path_type=Path),
               help="Local edge list CSV (source,target,edge); repeatable. Used offline and where the "
@@ -31,13 +33,13 @@ def lineage(repo_id: str, fmt: str, edge_files: tuple[Path, ...], offline: bool 
       hub-lineage lineage Xiaojian9992024/Qwen2.5-Dyanka-7B-Preview \\
           --edges ../shared/data/hf_lineage_edges_2025-06.csv --offline --format json
     """
-    from hub_lineage.lineage import resolve as lib
+    from hub_lineage.lineage import render
+    from hub_lineage.lineage.resolve import lineage_of
 
-    graph = lib.lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth,
-                           endpoint=endpoint)
+    graph = lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth, endpoint=endpoint)
     if fmt == "json":
-        click.echo(json.dumps(lib.lineage_json(graph, repo_id), indent=2))
+        click.echo(json.dumps(render.lineage_json(graph, repo_id), indent=2))
     elif fmt == "mermaid":
-        click.echo(lib.render_mermaid(graph, repo_id))
+        click.echo(render.render_mermaid(graph, repo_id))
     else:
-        click.echo(lib.render_tree(graph, repo_id))
+        click.echo(render.render_tree(graph, repo_id))

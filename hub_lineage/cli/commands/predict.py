@@ -1,7 +1,7 @@
 """``hub-lineage predict``: predicted benchmark scores of a Hub model, a card, a recipe or named parents.
 
-Also the helpers the other predicting commands share: finding the fitted predictor (fitting it on
-first run), and rendering a prediction as a table.
+Also the helpers the other predicting commands share: naming a hypothetical model, and rendering a
+prediction as a table. The predictor itself comes from :func:`hub_lineage.predict.loading.load_predictor`.
 """
 
 from __future__ import annotations
@@ -13,44 +13,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hub_lineage.errors import InvalidInputError, NotFittedError
+from hub_lineage.cli.options import json_option, offline_option, predictor_option, store_option
+from hub_lineage.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from hub_lineage.predict.predictor import Prediction, Predictor
-
-OFFLINE_EMPTY = (
-    "No fitted predictor and the store is empty, and the Hub is not reachable (offline). Ingest local "
-    "data and fit, e.g.\n"
-    "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
-    "../shared/data/hf_lineage_edges_2025-06.csv\n"
-    "  hub-lineage fit")
-
-
-def load_predictor(predictor_dir: str | None, store_path: str | None, offline: bool) -> Predictor:
-    """The saved predictor; on first run fit one from the store (pulling the leaderboard when the
-    store is empty and the Hub is reachable)."""
+    from hub_lineage.predict.prediction import Prediction
     from hub_lineage.predict.predictor import Predictor
-
-    try:
-        return Predictor.load(predictor_dir)
-    except NotFittedError:
-        if predictor_dir is not None:
-            raise
-    from hub_lineage.data.store.database import Store
-
-    store = Store(store_path)
-    if store.is_empty():
-        if offline:
-            raise NotFittedError(OFFLINE_EMPTY)
-        from hub_lineage.cli.commands.fit import pull_leaderboard
-
-        click.echo("First run: pulling open-llm-leaderboard/contents and its models' lineage "
-                   "from the Hub into the store.", err=True)
-        pull_leaderboard(store)
-    click.echo("No fitted predictor yet: fitting one from the store (once; `hub-lineage fit` refits).", err=True)
-    predictor = Predictor.fit(store)
-    predictor.save()
-    return predictor
 
 
 def render(prediction: Prediction, version: str) -> str:
@@ -90,15 +58,12 @@ def hypothetical_name(name: str | None, fallback: str) -> str:
               help="Predict a planned mergekit merge from its recipe YAML.")
 @click.option("--parent", "parents", multiple=True, metavar="ID[:relation[:weight]]",
               help="A parent of a planned model (repeatable), e.g. Qwen/Qwen2.5-7B:finetune or A/B:merge:0.5.")
-@click.option("--json", "as_json", is_flag=True, help="Print the JSON contract instead of a table.")
-@click.option("--offline", is_flag=True, default=None,
-              help="Do not contact the Hub: the predictor's lineage graph and the Hub cache only (also HF_HUB_OFFLINE=1).")
-@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False), default=None,
-              help="Fitted predictor directory (default: $HUB_LINEAGE_HOME/predictor).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-              help="Store to fit from on first run (default: $HUB_LINEAGE_HOME/store.sqlite).")
+@json_option()
+@offline_option("Do not contact the Hub: the predictor's lineage graph and the Hub cache only (also HF_HUB_OFFLINE=1).")
+@predictor_option()
+@store_option("Store to fit from on first run")
 def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents: tuple[str, ...],
-            as_json: bool, offline: bool | None, predictor_dir: str | None, store_path: str | None) -> None:
+            as_json: bool, offline: bool, predictor_dir: str | None, store_path: str | None) -> None:
     """Predict a model's benchmark scores from its lineage, with intervals and the relatives behind them.
 
     REPO_ID is a model on the Hub; its own scores are never used for the prediction (they are
@@ -112,14 +77,13 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
       hub-lineage predict --card README.md
       hub-lineage predict --recipe merge.yml
     """
-    from hub_lineage import paths
+    from hub_lineage.predict.loading import load_predictor
 
     sources = [name for name, given in (("--card", card), ("--recipe", recipe), ("--parent", parents)) if given]
     if len(sources) > 1:
         raise InvalidInputError(f"Give only one of --card, --recipe and --parent (got {', '.join(sources)}).")
     if not sources and not repo_id:
         raise InvalidInputError("Name a model: REPO_ID, or --card README.md, --recipe merge.yml or --parent ID.")
-    offline = paths.env_offline() if offline is None else offline
     predictor = load_predictor(predictor_dir, store_path, offline)
     prediction = predict_any(predictor, repo_id, card=card, recipe=recipe, parents=parents, offline=offline)
     if as_json:

@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from hub_lineage.cli.options import json_option, offline_option, predictor_option, store_option
 from hub_lineage.errors import InvalidInputError, NoLineageError
 
 if TYPE_CHECKING:
-    from hub_lineage.predict.predictor import Prediction, Predictor
+    from hub_lineage.predict.prediction import Prediction
+    from hub_lineage.predict.predictor import Predictor
 
 
 @dataclass
@@ -64,14 +66,12 @@ def rank_bases(predictor: Predictor, candidates: list[str], benchmark: str, rela
               help="Benchmark to rank by (ifeval, bbh, math, gpqa, musr, mmlu_pro) or 'mean'.")
 @click.option("--relation", default="finetune", show_default=True,
               type=click.Choice(["finetune", "merge", "adapter"]), help="How the planned model is made from the base.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("--offline", is_flag=True, default=None, help="Do not contact the Hub (first run: no pull).")
-@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False), default=None,
-              help="Fitted predictor directory (default: $HUB_LINEAGE_HOME/predictor).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-              help="Store to fit from on first run (default: $HUB_LINEAGE_HOME/store.sqlite).")
+@json_option("Print JSON instead of a table.")
+@offline_option("Do not contact the Hub (first run: no pull).")
+@predictor_option()
+@store_option("Store to fit from on first run")
 def rank_bases_command(candidates: tuple[str, ...], benchmark: str, relation: str, as_json: bool,
-                       offline: bool | None, predictor_dir: str | None, store_path: str | None) -> None:
+                       offline: bool, predictor_dir: str | None, store_path: str | None) -> None:
     """Rank candidate base models for a planned fine-tune or merge by the child's predicted score.
 
     \b
@@ -79,10 +79,8 @@ def rank_bases_command(candidates: tuple[str, ...], benchmark: str, relation: st
       hub-lineage rank-bases --benchmark bbh Qwen/Qwen2.5-7B Qwen/Qwen2.5-7B-Instruct \\
           meta-llama/Llama-3.1-8B-Instruct --offline
     """
-    from hub_lineage import paths
-    from hub_lineage.cli.commands.predict import load_predictor
+    from hub_lineage.predict.loading import load_predictor
 
-    offline = paths.env_offline() if offline is None else offline
     predictor = load_predictor(predictor_dir, store_path, offline)
     ranked, unknown = rank_bases(predictor, list(candidates), benchmark, relation)
     if as_json:

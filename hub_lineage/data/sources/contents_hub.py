@@ -3,7 +3,9 @@
 ``open-llm-leaderboard/contents`` publishes the same table as the local contents CSV, as parquet
 files. They are downloaded into a temporary directory and ingested like any local contents file;
 then each scored model's ancestors are resolved through :class:`~hub_lineage.lineage.hub.HubClient`
-(cached on disk, so a second pull is cheap) and the edges stored.
+(cached on disk, so a second pull is cheap) and the edges stored. The downloads use the client's
+``HfApi`` and retry policy, and Hub errors become ours through
+:func:`~hub_lineage.lineage.hub_errors.hub_call`.
 """
 
 from __future__ import annotations
@@ -11,14 +13,18 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from hub_lineage.data.store.ingest import ingest_paths
 from hub_lineage.errors import RepoNotFoundError
 from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.hub_errors import hub_call
 
 if TYPE_CHECKING:
-    from hub_lineage.lineage.hub import HubClient
     from hub_lineage.data.store.database import Store
+    from hub_lineage.lineage.hub import HubClient
+
+T = TypeVar("T")
 
 #: The Hub dataset the Open LLM Leaderboard publishes its model table in.
 CONTENTS_DATASET = "open-llm-leaderboard/contents"
@@ -38,13 +44,20 @@ def pull_leaderboard(
 
     client = hub if hub is not None else HubClient()
     api = client.api
-    files = [f for f in api.list_repo_files(CONTENTS_DATASET, repo_type="dataset") if f.endswith(".parquet")]
+
+    def call(what: str, request: Callable[[], T]) -> T:
+        return hub_call(request, repo_id=CONTENTS_DATASET, what=what, endpoint=client.endpoint,
+                        repo_type="dataset", retry=client.retry)
+
+    names = call("the file list", lambda: api.list_repo_files(CONTENTS_DATASET, repo_type="dataset"))
+    files = [f for f in names if f.endswith(".parquet")]
     if not files:
         raise RepoNotFoundError(f"The Hub dataset {CONTENTS_DATASET!r} holds no parquet file to ingest.")
     with tempfile.TemporaryDirectory() as tmp:
-        local = [Path(api.hf_hub_download(CONTENTS_DATASET, f, repo_type="dataset", local_dir=tmp))
+        local = [Path(call(f, lambda f=f: api.hf_hub_download(CONTENTS_DATASET, f, repo_type="dataset",
+                                                              local_dir=tmp)))
                  for f in files]
-        store.ingest_paths(local)
+        ingest_paths(store, local)
     graph = LineageGraph()
     models = store.models()
     for model in (progress or list)(models):

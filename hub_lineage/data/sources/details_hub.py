@@ -7,7 +7,8 @@ huggingface_hub (``list_repo_files`` / ``hf_hub_download``, ``repo_type="dataset
 are then ingested exactly like local ones (the folder name gives the model id).
 
 These datasets are gated: downloading needs the dataset's conditions accepted on its Hub page and
-a login; a 401/403 becomes a GatedRepoError that says so.
+a login; a 401/403 becomes a GatedRepoError that says so (requests and their errors go through
+:func:`hub_lineage.lineage.hub_errors.hub_call`, like every Hub request).
 """
 
 from __future__ import annotations
@@ -18,25 +19,21 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, TypeVar
 
 from hub_lineage import paths
-from hub_lineage.errors import DataFormatError, DataWarning, GatedRepoError, HubUnavailableError, RepoNotFoundError
 from hub_lineage.data.sources.lm_eval import RESULTS_RE, SAMPLE_SUFFIXES, model_from_dirname, samples_files, task_of
+from hub_lineage.errors import DataFormatError, DataWarning, HubUnavailableError
+from hub_lineage.ids import check_repo_id, is_repo_id
+from hub_lineage.lineage.hub_errors import hub_call
 
 if TYPE_CHECKING:
     from huggingface_hub import HfApi
 
 T = TypeVar("T")
 DETAILS_SUFFIX = "-details"
-#: Retries of a rate-limited (429), failing (5xx) or timed-out request, and the first wait (doubling).
-RETRIES = 3
-BACKOFF_S = 1.0
 
 
 def is_details_repo_id(text: str) -> bool:
     """Whether ``text`` names a leaderboard details dataset (``<owner>/<org>__<model>-details``)."""
-    from hub_lineage.data.sources.leaderboard import is_repo_id
-
-    name = text.rsplit("/", 1)[-1]
-    return text.count("/") == 1 and name.endswith(DETAILS_SUFFIX) and is_repo_id(text)
+    return text.endswith(DETAILS_SUFFIX) and is_repo_id(text, namespace=True)
 
 
 def details_model(repo_id: str) -> str | None:
@@ -73,8 +70,6 @@ def fetch_details(repo_id: str, *, api: HfApi | None = None, dest: str | Path | 
     InvalidRepoIdError, RepoNotFoundError, GatedRepoError, HubUnavailableError, DataFormatError
         (the dataset holds no samples files).
     """
-    from hub_lineage.lineage.cards import check_repo_id
-
     check_repo_id(repo_id)
     folder = Path(dest) if dest is not None else paths.home() / "details" / repo_id.rsplit("/", 1)[-1]
     offline = paths.env_offline() if offline is None else offline
@@ -90,40 +85,18 @@ def fetch_details(repo_id: str, *, api: HfApi | None = None, dest: str | Path | 
         from huggingface_hub import HfApi
 
         api = HfApi()
-    names = _call(repo_id, "the file list", lambda: api.list_repo_files(repo_id, repo_type="dataset"))
+    names = _call(repo_id, "the file list", lambda: api.list_repo_files(repo_id, repo_type="dataset"), api)
     wanted = details_files(names)
     if not any(PurePosixPath(n).name.startswith("samples_") for n in wanted):
         raise DataFormatError(f"The dataset {repo_id!r} holds no lm-eval samples files (samples_<task>_<date>"
                               ".jsonl or .parquet): is it a leaderboard -details dataset?")
     for name in wanted:
         _call(repo_id, name, lambda name=name: api.hf_hub_download(
-            repo_id, name, repo_type="dataset", local_dir=folder))
+            repo_id, name, repo_type="dataset", local_dir=folder), api)
     return folder
 
 
-def _call(repo_id: str, what: str, request: Callable[[], T]) -> T:
-    """Run one huggingface_hub request with the Hub client's retries, turning errors into ours."""
-    from hub_lineage.lineage.hub import HubRequestFailed, call_with_retries
-
-    try:
-        return call_with_retries(request, max_retries=RETRIES, backoff_s=BACKOFF_S)
-    except HubRequestFailed as failed:
-        kind, status = failed.kind, failed.status
-        page = f"https://huggingface.co/datasets/{repo_id}"
-        if kind == "gated":
-            raise GatedRepoError(
-                f"The dataset {repo_id!r} is gated (HTTP {status} on {what}): accept its conditions on "
-                f"{page} and log in (`hf auth login` or HF_TOKEN) with that account.") from None
-        if kind == "entry":
-            raise RepoNotFoundError(f"The dataset {repo_id!r} has no file {what!r} (any more).") from None
-        if kind == "not_found":
-            extra = " (or it is private: log in with `hf auth login`)" if status == 401 else ""
-            raise RepoNotFoundError(f"The dataset {repo_id!r} was not found on the Hub{extra}: "
-                                    f"leaderboard details are named open-llm-leaderboard/<org>__<model>"
-                                    f"{DETAILS_SUFFIX}.") from None
-        if kind == "offline":
-            raise HubUnavailableError(f"Cannot download {what} of {repo_id!r}: huggingface_hub is in offline "
-                                      "mode (HF_HUB_OFFLINE).") from None
-        detail = f"HTTP {status}" if status else "timeout or connection error"
-        raise HubUnavailableError(f"Cannot download {what} of {repo_id!r} from the Hub: {detail} after "
-                                  f"{failed.attempts + 1} attempt(s).") from None
+def _call(repo_id: str, what: str, request: Callable[[], T], api: HfApi) -> T:
+    """Run one huggingface_hub request with retries, turning Hub errors into ours."""
+    return hub_call(request, repo_id=repo_id, what=what, endpoint=api.endpoint, repo_type="dataset",
+                    hint=f"leaderboard details are named open-llm-leaderboard/<org>__<model>{DETAILS_SUFFIX}")

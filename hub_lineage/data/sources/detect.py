@@ -13,10 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hub_lineage.errors import DataFormatError
+from hub_lineage.errors import DataFormatError, InvalidInputError
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix, combine
 from hub_lineage.data.sources import edges, leaderboard, lm_eval, long_csv
+from hub_lineage.data.sources.parquet import pyarrow_for
 
 #: format name -> predicate over a CSV header, tried in order.
 CSV_FORMATS: dict[str, Callable[[list[str]], bool]] = {
@@ -39,9 +40,7 @@ def detect_format(path: str | Path) -> str:
         raise DataFormatError(f"Directory {str(path)!r} holds no lm-eval samples files "
                               "(samples_<task>_<date>.jsonl): run lm-eval with --log_samples.")
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq  # parquet snapshots only
-
-        header = list(pq.read_schema(path).names)
+        header = list(pyarrow_for(f"reading {path.name!r}").parquet.read_schema(path).names)
     else:
         try:
             header = long_csv.read_header(path)
@@ -65,16 +64,34 @@ class Dataset:
     formats: dict[str, str] = field(default_factory=dict)
 
 
+def group_by_format(paths: Sequence[str | Path], fmt: str = "auto") -> dict[str, list[Path]]:
+    """The paths grouped by format name, in their given order: ``fmt`` for all, or each path's
+    detected format when ``fmt`` is ``"auto"``."""
+    known = ("auto", "lm_eval", *CSV_FORMATS)
+    if fmt not in known:
+        raise InvalidInputError(f"Unknown format {fmt!r}: expected one of {', '.join(known)}.")
+    groups: dict[str, list[Path]] = {}
+    for path in paths:
+        groups.setdefault(detect_format(path) if fmt == "auto" else fmt, []).append(Path(path))
+    return groups
+
+
+def long_csv_sidecars(path: Path, groups: dict[str, list[Path]]) -> tuple[Path | None, Path | None]:
+    """The question table and model map of the long CSV ``path``: among the given files (``groups``
+    as :func:`group_by_format` returns them), else lying beside it as
+    ``<benchmark>_questions.csv[.gz]`` / ``<benchmark>_models.csv``."""
+    bench = path.name.split(".")[0].removesuffix("_correctness")
+    return (_sidecar(path, groups.get("questions", []), f"{bench}_questions"),
+            _sidecar(path, groups.get("model_map", []), f"{bench}_models"))
+
+
 def load_dataset(paths: Sequence[str | Path]) -> Dataset:
     """Load files of any known format into one matrix (union of models and items) and one graph.
 
-    A long CSV picks up a question table and a model map given beside it (or lying next to it as
-    ``<benchmark>_questions.csv[.gz]`` / ``<benchmark>_models.csv``).
+    A long CSV picks up its question table and model map (see :func:`long_csv_sidecars`).
     """
-    formats = {str(p): detect_format(p) for p in paths}
-    by_format: dict[str, list[Path]] = {}
-    for p, fmt in formats.items():
-        by_format.setdefault(fmt, []).append(Path(p))
+    by_format = group_by_format(list(dict.fromkeys(map(str, paths))))  # a path given twice loads once
+    formats = {str(p): fmt for fmt, group in by_format.items() for p in group}
     graph = LineageGraph()
     matrices: list[ObservationMatrix] = []
     for path in by_format.get("edges", []):
@@ -84,9 +101,7 @@ def load_dataset(paths: Sequence[str | Path]) -> Dataset:
         matrices.append(leaderboard.contents_matrix(entries))
         graph.update(leaderboard.contents_graph(entries))
     for path in by_format.get("long_csv", []):
-        bench = path.name.split(".")[0].removesuffix("_correctness")
-        questions = _sidecar(path, by_format.get("questions", []), f"{bench}_questions")
-        model_map = _sidecar(path, by_format.get("model_map", []), f"{bench}_models")
+        questions, model_map = long_csv_sidecars(path, by_format)
         table = long_csv.load_long_csv(path, questions=questions, model_map=model_map)
         matrices.append(table.matrix)
         graph.update(table.graph)

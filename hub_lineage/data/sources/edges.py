@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hub_lineage.errors import DataFormatError, DataWarning, InvalidInputError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 
 CRAWL_COLUMNS = ("source", "target", "edge")
 EXPORT_COLUMNS = ("child", "parent", "relation")

@@ -19,8 +19,11 @@ import numpy as np
 
 from hub_lineage.benchmarks import LEADERBOARD
 from hub_lineage.errors import DataFormatError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.ids import is_repo_id
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.data.sources.parquet import pyarrow_for
 
 REQUIRED_COLUMNS = ("fullname", *(b.contents_column for b in LEADERBOARD))
 _PRECISION_RANK = {"bfloat16": 0, "float16": 1, "float32": 2}
@@ -35,7 +38,6 @@ class LeaderboardEntry:
     meta: dict[str, Any] = field(default_factory=dict)
     root: str | None = None
     root_is_merge: bool = False
-    generation: int | None = None
 
 
 def is_contents_table(header: Iterable[str]) -> bool:
@@ -43,7 +45,7 @@ def is_contents_table(header: Iterable[str]) -> bool:
 
 
 def read_contents(path: str | Path) -> list[LeaderboardEntry]:
-    """Read the contents table (CSV, or parquet when pyarrow is installed), one entry per model.
+    """Read the contents table (CSV, or parquet with pyarrow), one entry per model.
 
     Duplicate ``fullname`` rows (one model at several precisions) are resolved deterministically:
     the row with the most scores, then bfloat16 < float16 < float32 < others, then ``eval_name``.
@@ -64,9 +66,7 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise DataFormatError(f"Leaderboard contents file {str(path)!r} does not exist.")
     if path.suffix == ".parquet":
-        import pyarrow.parquet as pq  # only for parquet snapshots pulled from the Hub
-
-        rows = pq.read_table(path).to_pylist()
+        rows = pyarrow_for(f"reading {path.name!r}").parquet.read_table(path).to_pylist()
         header = list(rows[0]) if rows else []
     else:
         with path.open(newline="", encoding="utf-8") as handle:
@@ -86,21 +86,6 @@ def _float(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return out if math.isfinite(out) else None
-
-
-def is_repo_id(text: str) -> bool:
-    """Whether ``text`` is a valid Hub repo id, by huggingface_hub's own rule.
-
-    Legacy canonical ids without an organisation (``gpt2``, ``bert-base-uncased``) are valid.
-    """
-    from huggingface_hub.errors import HFValidationError
-    from huggingface_hub.utils import validate_repo_id
-
-    try:
-        validate_repo_id(text)
-    except HFValidationError:
-        return False
-    return True
 
 
 def _flag(value: Any) -> bool | None:
@@ -129,10 +114,8 @@ def _entry(row: dict[str, Any]) -> LeaderboardEntry | None:
     base = str(row.get("Base Model") or "").strip()
     root_is_merge = base.endswith("(Merge)")
     base = base.removesuffix("(Merge)").strip()
-    generation = _float(row.get("Generation"))
     root = base if base and base not in (model, "Removed") and is_repo_id(base) else None
-    return LeaderboardEntry(model, scores, meta, root, root_is_merge,
-                            None if generation is None else int(generation))
+    return LeaderboardEntry(model, scores, meta, root, root_is_merge)
 
 
 def contents_matrix(entries: Iterable[LeaderboardEntry]) -> ObservationMatrix:

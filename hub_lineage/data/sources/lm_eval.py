@@ -24,6 +24,9 @@ from typing import Any
 
 from hub_lineage.benchmarks import benchmark_of_task
 from hub_lineage.errors import DataFormatError, DataWarning
+from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.data.sources.lm_eval_metrics import MetricMap
+from hub_lineage.data.sources.parquet import pyarrow_for
 from hub_lineage.data.sources.sample_lines import SampleLine
 
 SAMPLES_RE = re.compile(r"^samples_(?P<task>.+?)_(?P<date>\d{4}-\d{2}-\d{2}T[0-9\-.:]+)$")
@@ -206,8 +209,7 @@ _UNREAD_COLUMNS = frozenset({"resps", "filtered_resps", "target", "target_hash"}
 
 def iter_parquet(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """Rows of a parquet details file as records, reading only the columns the store uses."""
-    import pyarrow.parquet as pq  # only for parquet details files
-
+    pq = pyarrow_for(f"reading {path.name!r}").parquet
     try:
         names = pq.read_schema(path).names
         skip = set(_UNREAD_COLUMNS) | ({"doc"} if "doc_hash" in names else set())
@@ -227,7 +229,7 @@ def iter_records(path: Path, strict: bool) -> Iterator[tuple[int, Any, str]]:
 
 def read_samples_file(
     path: str | Path,
-    metrics: Any = None,
+    metrics: MetricMap | None = None,
     *,
     model_id: str | None = None,
     strict: bool = False,
@@ -238,8 +240,6 @@ def read_samples_file(
     only). The model comes from ``model_id``, else the results file beside it, else a
     ``org__name`` folder name; without any, DataFormatError asks for ``--model-id``.
     """
-    from hub_lineage.data.sources.lm_eval_metrics import MetricMap
-
     path = Path(path)
     metrics = metrics or MetricMap()
     task, date = task_of(path)
@@ -257,7 +257,7 @@ def read_samples_file(
 
 
 def fill_run(run: SampleRun, records: Iterable[tuple[int, Any, str]],
-             metrics: Any, strict: bool, name: str) -> SampleRun:
+             metrics: MetricMap, strict: bool, name: str) -> SampleRun:
     """Append the usable samples of ``records`` to ``run``; count (or, if strict, raise on) bad ones.
 
     A record is a dict, a :class:`SampleLine` (decoded lazily) or None (with its problem).
@@ -327,7 +327,7 @@ def samples_files(path: str | Path) -> list[Path]:
     return sorted(p for p in path.rglob("samples_*") if is_samples_file(p))
 
 
-def read_output(path: str | Path, metrics: Any = None, *, model_id: str | None = None,
+def read_output(path: str | Path, metrics: MetricMap | None = None, *, model_id: str | None = None,
                 strict: bool = False) -> list[SampleRun]:
     """Every samples file of an lm-eval output directory (or one file), one SampleRun per file."""
     files = samples_files(path)
@@ -337,10 +337,8 @@ def read_output(path: str | Path, metrics: Any = None, *, model_id: str | None =
     return [read_samples_file(p, metrics, model_id=model_id, strict=strict) for p in files]
 
 
-def runs_matrix(runs: Iterable[SampleRun]) -> Any:
+def runs_matrix(runs: Iterable[SampleRun]) -> ObservationMatrix:
     """An instance-level ObservationMatrix of sample runs (a later run wins a repeated cell)."""
-    from hub_lineage.data.matrix import ObservationMatrix
-
     records, benches, texts = [], {}, {}
     for run in runs:
         for key, value, prompt in zip(run.doc_hashes, run.values, run.prompts or [None] * len(run.values)):

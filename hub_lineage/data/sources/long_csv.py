@@ -20,7 +20,8 @@ from typing import IO
 import numpy as np
 
 from hub_lineage.errors import DataFormatError, DataWarning
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
 
 INSTANCE_COLUMNS = ("instance", "question_id", "doc_hash", "item")

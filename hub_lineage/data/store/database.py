@@ -1,16 +1,15 @@
 """The training-matrix store: one SQLite file holding every observation and lineage edge ``fit`` needs.
 
-Tables: ``models`` (ids and NCF factors), ``instances`` (``(task, doc_hash)`` keys, benchmark,
-prompt text and hash), ``runs`` (provenance: source file, lm-eval version, model args, task version,
-run time), ``observations`` (one row per run: the model's correctness on that run's instances),
-``scores`` (aggregated benchmark accuracies with their instance counts) and ``edges``.
+The tables and their versions are in :mod:`~hub_lineage.data.store.schema`. An observation row
+stores its run's values as a float32 array over an *instance set* (an int32 array of instance ids
+shared by every run over the same instances): a leaderboard-size run is one 86 kB row instead of
+21,606 rows, so 3,000 models x 21,606 instances leave the store in seconds. Every run is kept; for
+each (model, instance, metric) the newest run (by run time, then by ingest order) wins.
 
-An observation row stores its run's values as a float32 array over an *instance set* (an int32
-array of instance ids shared by every run over the same instances): a leaderboard-size run is one
-86 kB row instead of 21,606 rows, so 3,000 models x 21,606 instances leave the store in seconds.
-Every run is kept; for each (model, instance, metric) the newest run (by run time, then by ingest
-order) wins. Each ingest is one ``BEGIN IMMEDIATE`` transaction in WAL mode: concurrent writers
-wait their turn, and a crash leaves nothing half-written.
+Writers compose: each runs inside :meth:`Store.atomic`, which nests (the outermost block is one
+``BEGIN IMMEDIATE`` transaction in WAL mode, inner blocks are savepoints), so an ingest of many
+files is all-or-nothing: concurrent writers wait their turn, and a crash leaves nothing
+half-written. Reading files is :mod:`~hub_lineage.data.store.ingest`'s job, not the store's.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,41 +26,17 @@ from typing import Any, Iterator
 import numpy as np
 
 from hub_lineage import paths
-from hub_lineage.benchmarks import BY_KEY
 from hub_lineage.errors import InvalidInputError, StoreError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.data.sources.lm_eval import SampleRun
+from hub_lineage.data.store import schema
 
-APP_ID = "hub-lineage-store"
-SCHEMA_VERSION = 2  # 2: models.chat_template (the leaderboard's 'Chat Template' flag)
 SQLITE_MAGIC = b"SQLite format 3\x00"
-
-SCHEMA = """
-CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE models(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, architecture TEXT,
-                    params_b REAL, type TEXT, merged INTEGER, chat_template INTEGER);
-CREATE TABLE instances(id INTEGER PRIMARY KEY, task TEXT NOT NULL, doc_hash TEXT NOT NULL,
-                       benchmark TEXT NOT NULL, prompt TEXT, prompt_hash TEXT,
-                       UNIQUE(task, doc_hash));
-CREATE INDEX instances_benchmark ON instances(benchmark);
-CREATE TABLE runs(id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
-                  source TEXT, model_id INTEGER, task TEXT, metric TEXT, lm_eval_version TEXT,
-                  model_args TEXT, task_version TEXT, run_time REAL NOT NULL,
-                  ingested_at REAL NOT NULL, n_samples INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX runs_model ON runs(model_id);
-CREATE TABLE instance_sets(id INTEGER PRIMARY KEY, digest TEXT NOT NULL UNIQUE, ids BLOB NOT NULL);
-CREATE TABLE observations(run_id INTEGER PRIMARY KEY, model_id INTEGER NOT NULL,
-                          metric TEXT NOT NULL, instance_set INTEGER NOT NULL,
-                          "values" BLOB NOT NULL);
-CREATE INDEX observations_model ON observations(model_id, metric);
-CREATE TABLE scores(model_id INTEGER NOT NULL, benchmark TEXT NOT NULL, run_id INTEGER NOT NULL,
-                    value REAL NOT NULL, count REAL NOT NULL,
-                    PRIMARY KEY(model_id, benchmark, run_id)) WITHOUT ROWID;
-CREATE TABLE edges(child_id INTEGER NOT NULL, parent_id INTEGER NOT NULL, root INTEGER NOT NULL,
-                   relation TEXT NOT NULL, weight REAL, run_id INTEGER,
-                   PRIMARY KEY(child_id, parent_id, root)) WITHOUT ROWID;
-"""
+#: Provenance fields of a run (:meth:`Store.add_run`), as :meth:`Store.runs` returns them.
+RUN_FIELDS = ("source", "model", "task", "metric", "lm_eval_version", "model_args", "task_version",
+              "run_time", "n_samples")
 
 
 @dataclass
@@ -96,46 +71,30 @@ class Store:
             if head != SQLITE_MAGIC:
                 raise StoreError(f"{str(self.path)!r} is not a hub-lineage store (not an SQLite file); "
                                  "it was left untouched. Pass --store with another path.")
+        self._depth = 0  # open atomic() blocks, to name their savepoints
         try:
             self.db = sqlite3.connect(str(self.path), timeout=120.0, isolation_level=None)
-            self.db.execute("PRAGMA busy_timeout = 120000")
-            self._init_schema()  # checks before WAL: switching modes would write to a foreign file
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA cache_size = -65536")  # 64 MB: a details run's B-tree pages stay hot
-            self.db.execute("PRAGMA temp_store = MEMORY")
+            try:
+                self.db.execute("PRAGMA busy_timeout = 120000")
+                self._open_schema()
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+                self.db.execute("PRAGMA cache_size = -65536")  # 64 MB: a details run's B-tree pages stay hot
+                self.db.execute("PRAGMA temp_store = MEMORY")
+            except BaseException:
+                self.db.close()  # a refused file is not left open (nor locked, on Windows)
+                raise
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"Store {str(self.path)!r} is corrupted or unreadable ({exc}); it was "
                              "left untouched.") from None
 
-    def _init_schema(self) -> None:
-        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            self.db.execute("PRAGMA journal_mode = WAL")
-            with self.transaction():  # re-check inside: a concurrent process may have created it
-                if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone():
-                    for statement in filter(str.strip, SCHEMA.split(";")):
-                        self.db.execute(statement)  # executescript would COMMIT early
-                    self.db.executemany("INSERT INTO meta VALUES (?, ?)",
-                                        [("app", APP_ID), ("schema_version", str(SCHEMA_VERSION))])
+    def _open_schema(self) -> None:
+        """Create a new store, or upgrade an older one, in one transaction."""
+        if schema.is_current(self.db, self.path):  # read-only: a foreign file is refused before any write
             return
-        meta = dict(self.db.execute("SELECT key, value FROM meta")) if "meta" in tables else {}
-        if meta.get("app") != APP_ID:
-            raise StoreError(f"{str(self.path)!r} is an SQLite database of another application "
-                             "(no hub-lineage tables); it was left untouched.")
-        if int(meta.get("schema_version", "0")) > SCHEMA_VERSION:
-            raise StoreError(f"Store {str(self.path)!r} has schema version {meta['schema_version']}, "
-                             f"newer than this hub-lineage's {SCHEMA_VERSION}: upgrade hub-lineage.")
-        if int(meta.get("schema_version", "0")) < SCHEMA_VERSION:
-            self._migrate()
-
-    def _migrate(self) -> None:
-        """Upgrade an older store in place (one transaction; nothing stored is lost)."""
-        with self.transaction():  # re-check inside: a concurrent process may have migrated it
-            version = int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
-            if version < 2:
-                self.db.execute("ALTER TABLE models ADD COLUMN chat_template INTEGER")
-            self.db.execute("UPDATE meta SET value=? WHERE key='schema_version'", (str(SCHEMA_VERSION),))
+        self.db.execute("PRAGMA journal_mode = WAL")  # the file is empty or ours: switching is safe
+        with self.atomic():
+            schema.upgrade(self.db, self.path)
 
     def close(self) -> None:
         self.db.close()
@@ -147,18 +106,117 @@ class Store:
         self.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; taken up front so concurrent writers queue instead of failing."""
-        self.db.execute("BEGIN IMMEDIATE")
+    def atomic(self) -> Iterator[sqlite3.Connection]:
+        """A block of writes that lands whole or not at all; blocks nest.
+
+        The outermost block is a transaction that takes the write lock up front (``BEGIN
+        IMMEDIATE``), so concurrent writers queue instead of failing half-way; a block inside it is
+        a savepoint, undone alone when it raises (the enclosing block decides about the rest).
+        """
+        if self.db.in_transaction:
+            name = f"atomic_{self._depth}"
+            begin, commit, undo = f"SAVEPOINT {name}", f"RELEASE {name}", (f"ROLLBACK TO {name}", f"RELEASE {name}")
+        else:
+            begin, commit, undo = "BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",)
+        self.db.execute(begin)
+        self._depth += 1
         try:
             yield self.db
+            self.db.execute(commit)
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite itself rolls everything back on some errors (disk full)
+                for statement in undo:
+                    self.db.execute(statement)
             raise
-        else:
-            self.db.execute("COMMIT")
+        finally:
+            self._depth -= 1
 
-    # -- ids ----------------------------------------------------------------------------------
+    # -- writing: each writer is one atomic() block, so they compose into one transaction ----------
+
+    def add_run(self, fingerprint: str, kind: str, **provenance: Any) -> int | None:
+        """Record a run (the provenance of what is written with it) and return its id.
+
+        ``fingerprint`` identifies the input (e.g. a digest of its file): None is returned when a
+        run with the same fingerprint is stored, so that the same input twice adds nothing.
+        ``provenance`` holds any of :data:`RUN_FIELDS` (``run_time`` defaults to now).
+        """
+        unknown = set(provenance) - set(RUN_FIELDS)
+        if unknown:
+            raise InvalidInputError(f"Unknown run field(s) {sorted(unknown)}: expected {', '.join(RUN_FIELDS)}.")
+        row = {name: provenance.get(name) for name in RUN_FIELDS}
+        now = time.time()
+        with self.atomic():
+            model_id = None if row["model"] is None else self._model_ids([row["model"]])[row["model"]]
+            cur = self.db.execute(
+                "INSERT OR IGNORE INTO runs(fingerprint, kind, source, model_id, task, metric, lm_eval_version,"
+                " model_args, task_version, run_time, ingested_at, n_samples) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (fingerprint, kind, row["source"], model_id, row["task"], row["metric"], row["lm_eval_version"],
+                 row["model_args"], row["task_version"], row["run_time"] or now, now, row["n_samples"] or 0))
+        return cur.lastrowid if cur.rowcount else None
+
+    def add_models(self, models: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store models with their factors: name -> ``architecture``, ``params_b``, ``type``,
+        ``merged``, ``chat_template`` (the leaderboard's columns; a missing one is stored empty)."""
+        with self.atomic():
+            ids = self._model_ids(models)
+            self.db.executemany(
+                "UPDATE models SET architecture=?, params_b=?, type=?, merged=?, chat_template=? WHERE id=?",
+                [(m.get("architecture"), m.get("params_b"), m.get("type"), int(bool(m.get("merged"))),
+                  _flag(m.get("chat_template")), ids[name]) for name, m in models.items()])
+
+    def add_scores(self, run: int, scores: Iterable[tuple[str, str, float, float]],
+                   report: IngestReport | None = None) -> IngestReport:
+        """Store aggregated accuracies ``(model, benchmark, value, instance count)`` of run ``run``.
+
+        ``report`` counts the cells new to the store, and those this run (when it is the newest)
+        changes.
+        """
+        report = report or IngestReport()
+        scores = list(scores)
+        with self.atomic():
+            run_time = self.db.execute("SELECT run_time FROM runs WHERE id = ?", (run,)).fetchone()[0]
+            ids = self._model_ids(model for model, *_ in scores)
+            current = {(m, b): (v, t) for m, b, v, t in self.db.execute(
+                "SELECT s.model_id, s.benchmark, s.value, r.run_time FROM scores s JOIN runs r "
+                "ON r.id = s.run_id ORDER BY r.run_time, r.id")}
+            for model, bench, value, _ in scores:
+                old = current.get((ids[model], bench))
+                if old is None:
+                    report.observations_added += 1
+                elif old[1] <= run_time and old[0] != value:
+                    report.observations_updated += 1
+            self.db.executemany("INSERT INTO scores VALUES (?,?,?,?,?)",
+                                [(ids[model], bench, run, value, count) for model, bench, value, count in scores])
+        return report
+
+    def add_edges(self, edges: Iterable[Edge], *, run: int | None = None) -> int:
+        """Store lineage edges (from a file recorded as run ``run``, or e.g. resolved from the Hub);
+        return how many were new."""
+        edges = list(edges)
+        with self.atomic():
+            ids = self._model_ids(n for e in edges for n in (e.child, e.parent))
+            before = self.db.total_changes
+            self.db.executemany(
+                "INSERT OR IGNORE INTO edges VALUES (?,?,?,?,?,?)",
+                [(ids[e.child], ids[e.parent], int(e.root), e.relation.value, e.weight, run) for e in edges])
+            return self.db.total_changes - before
+
+    def add_samples(self, runs: Iterable[SampleRun], report: IngestReport | None = None,
+                    progress: Callable[[list[SampleRun]], Iterable[SampleRun]] | None = None) -> IngestReport:
+        """Store sample runs (lm-eval tasks, details files, long-CSV rows): instance-level cells.
+
+        ``progress`` wraps the list of runs as they are written (e.g. a progress bar).
+        """
+        report = report or IngestReport()
+        runs = list(runs)
+        with self.atomic():
+            for run in (progress or list)(runs):
+                report.skipped += run.skipped
+                if run.doc_hashes:
+                    self._write_run(run, report)
+        report.models += len({run.model for run in runs})
+        report.instances += len({(run.task, h) for run in runs for h in run.doc_hashes})
+        return report
 
     def _model_ids(self, names: Iterable[str]) -> dict[str, int]:
         names = list(dict.fromkeys(names))
@@ -170,45 +228,6 @@ class Store:
             out.update(self.db.execute(f"SELECT name, id FROM models WHERE name IN ({marks})", chunk))
         return out
 
-    def _new_run(self, fingerprint: str, kind: str, **fields: Any) -> int | None:
-        """Insert a run; None when the same run (same fingerprint) is already stored."""
-        row = {"source": None, "model_id": None, "task": None, "metric": None, "lm_eval_version": None,
-               "model_args": None, "task_version": None, "n_samples": 0, **fields}
-        now = time.time()
-        row["run_time"] = row.get("run_time") or now
-        cur = self.db.execute(
-            "INSERT OR IGNORE INTO runs(fingerprint, kind, source, model_id, task, metric, lm_eval_version,"
-            " model_args, task_version, run_time, ingested_at, n_samples) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-            (fingerprint, kind, row["source"], row["model_id"], row["task"], row["metric"],
-             row["lm_eval_version"], row["model_args"], row["task_version"], row["run_time"], now,
-             row["n_samples"]))
-        return cur.lastrowid if cur.rowcount else None
-
-    # -- instance-level observations ----------------------------------------------------------
-
-    def ingest_samples(self, runs: Iterable[SampleRun], report: IngestReport | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> IngestReport:
-        """Store sample runs (lm-eval tasks, details files, long-CSV rows) in one transaction."""
-        report = report or IngestReport()
-        with self.transaction():
-            self._write_samples(list(runs), report, progress)
-        return report
-
-    def _write_samples(self, runs: list[SampleRun], report: IngestReport,
-                       progress: Callable[[int, int], None] | None) -> None:
-        models: set[str] = set()
-        instances: set[tuple[str, str]] = set()
-        for done, run in enumerate(runs, start=1):
-            report.skipped += run.skipped
-            models.add(run.model)
-            instances.update((run.task, h) for h in run.doc_hashes)
-            if run.doc_hashes:
-                self._write_run(run, report)
-            if progress is not None:
-                progress(done, len(runs))
-        report.models += len(models)
-        report.instances += len(instances)
-
     def _write_run(self, run: SampleRun, report: IngestReport) -> None:
         values = np.asarray(run.values, dtype=np.float32)
         digest = hashlib.sha256()
@@ -216,13 +235,13 @@ class Store:
             digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
         digest.update("\n".join(run.doc_hashes).encode("utf-8", "surrogatepass"))
         digest.update(values.tobytes())
-        model_id = self._model_ids([run.model])[run.model]
-        run_id = self._new_run(
-            digest.hexdigest(), run.kind, source=run.source, model_id=model_id, task=run.task,
+        run_id = self.add_run(
+            digest.hexdigest(), run.kind, source=run.source, model=run.model, task=run.task,
             metric=run.metric, lm_eval_version=run.lm_eval_version, model_args=run.model_args,
             task_version=run.task_version, run_time=run.run_time, n_samples=len(values))
         if run_id is None:
             return  # the same run again: adds nothing
+        model_id = self._model_ids([run.model])[run.model]
         bench = run.benchmark
         prompts = run.prompts or [None] * len(values)
         hashes = run.prompt_hashes or [None] * len(values)
@@ -278,93 +297,6 @@ class Store:
         seen = ~np.isnan(before)
         report.observations_added += int((~seen).sum())
         report.observations_updated += int((seen & ~newer[ids] & (before != values)).sum())
-
-    # -- aggregated observations, models, edges -------------------------------------------------
-
-    def ingest_contents(self, path: str | Path, report: IngestReport | None = None) -> IngestReport:
-        """The leaderboard contents table: Raw accuracies (weighted by instance counts), model
-        factors, and root edges."""
-        report = report or IngestReport()
-        with self.transaction():
-            self._write_contents(Path(path), report)
-        return report
-
-    def _write_contents(self, path: Path, report: IngestReport) -> None:
-        from hub_lineage.data.sources import leaderboard
-
-        entries = leaderboard.read_contents(path)
-        report.models += len(entries)
-        run_id = self._new_run(_file_digest(path, "contents"), "contents", source=str(path.resolve()),
-                               run_time=path.stat().st_mtime, n_samples=len(entries))
-        if run_id is None:
-            return
-        ids = self._model_ids(e.model for e in entries)
-        self.db.executemany(
-            "UPDATE models SET architecture=?, params_b=?, type=?, merged=?, chat_template=? WHERE id=?",
-            [(e.meta.get("architecture"), e.meta.get("params_b"), e.meta.get("type"),
-              int(bool(e.meta.get("merged"))), _flag(e.meta.get("chat_template")), ids[e.model])
-             for e in entries])
-        current = {(m, b): (v, t) for m, b, v, t in self.db.execute(
-            "SELECT s.model_id, s.benchmark, s.value, r.run_time FROM scores s JOIN runs r "
-            "ON r.id = s.run_id ORDER BY r.run_time, r.id")}
-        run_time = path.stat().st_mtime
-        rows = []
-        for e in entries:
-            for bench, value in e.scores.items():
-                rows.append((ids[e.model], bench, run_id, value, float(BY_KEY[bench].n_instances)))
-                old = current.get((ids[e.model], bench))
-                if old is None:
-                    report.observations_added += 1
-                elif old[1] <= run_time and old[0] != value:
-                    report.observations_updated += 1
-        self.db.executemany("INSERT INTO scores VALUES (?,?,?,?,?)", rows)
-        report.edges_added += self._write_edges(leaderboard.contents_graph(entries).edges, run_id)
-
-    def ingest_edges(self, path: str | Path, report: IngestReport | None = None) -> IngestReport:
-        """An edge-list CSV (self-loops and cycles dropped by LineageGraph)."""
-        from hub_lineage.data.sources.edges import load_edge_list
-
-        report = report or IngestReport()
-        graph = load_edge_list(path)
-        with self.transaction():
-            run_id = self._new_run(_file_digest(Path(path), "edges"), "edges", source=str(Path(path).resolve()),
-                                   n_samples=len(graph.edges))
-            if run_id is not None:
-                report.edges_added += self._write_edges(graph.edges, run_id)
-        return report
-
-    def add_edges(self, edges: Iterable[Edge]) -> int:
-        """Store lineage edges (e.g. resolved from the Hub); return how many were new."""
-        with self.transaction():
-            return self._write_edges(list(edges), None)
-
-    def _write_edges(self, edges: Sequence[Edge], run_id: int | None) -> int:
-        ids = self._model_ids(n for e in edges for n in (e.child, e.parent))
-        before = self.db.total_changes
-        self.db.executemany(
-            "INSERT OR IGNORE INTO edges VALUES (?,?,?,?,?,?)",
-            [(ids[e.child], ids[e.parent], int(e.root), e.relation.value, e.weight, run_id) for e in edges])
-        return self.db.total_changes - before
-
-    def ingest_long_csv(self, path: str | Path, *, questions: str | Path | None = None,
-                        model_map: str | Path | None = None, report: IngestReport | None = None) -> IngestReport:
-        """A ``model,instance,correct`` CSV (+ question texts and a model map), as sample runs."""
-        report = report or IngestReport()
-        from hub_lineage.data.store.ingest import long_csv_runs
-
-        runs, graph = long_csv_runs(path, questions, model_map)
-        with self.transaction():
-            self._write_samples(runs, report, None)
-            report.edges_added += self._write_edges(graph.edges, None)
-        return report
-
-    def ingest_paths(self, paths_: Sequence[str | Path], *, model_id: str | None = None, fmt: str = "auto",
-                     strict: bool = False, progress: Callable[[int, int], None] | None = None,
-                     metrics: Any = None) -> IngestReport:
-        """Ingest files and lm-eval output directories of any known format in one transaction."""
-        from hub_lineage.data.store.ingest import ingest_paths
-
-        return ingest_paths(self, paths_, model_id, fmt, strict, progress, metrics)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -426,11 +358,3 @@ class Store:
 
 def _flag(value: bool | None) -> int | None:
     return None if value is None else int(bool(value))
-
-
-def _file_digest(path: Path, kind: str) -> str:
-    digest = hashlib.sha256(kind.encode() + b"\0")
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -11,13 +11,16 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hub_lineage.benchmarks import BENCHMARK_KEYS, BY_KEY
 from hub_lineage.errors import InvalidInputError, StoreError
+from hub_lineage.files import atomic_path
 from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.data.sources.parquet import pyarrow_for
 
 if TYPE_CHECKING:
     from hub_lineage.data.store.database import Store
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
 #: Columns of the long-form export, one row per stored cell.
 EXPORT_COLUMNS = ("model", "instance", "benchmark", "value", "count", "metric", "run")
 EXPORT_FORMATS = ("csv", "parquet")
+
 
 def _in_clause(column: str, values: Sequence[Any] | None) -> tuple[str, list[Any]]:
     if values is None:
@@ -143,7 +147,9 @@ def export(store: Store, path: str | Path, fmt: str | None = None, *,
     (``accuracy`` for aggregates) and ``run`` (the id of the run the value comes from, see
     :meth:`Store.runs`). Only the winning (newest) value of each cell is written.
 
-    ``fmt`` is ``csv`` or ``parquet`` (default: from the suffix; parquet needs pyarrow).
+    ``fmt`` is ``csv`` or ``parquet`` (default: from the suffix; parquet needs pyarrow). The file
+    is written beside ``path`` and renamed over it at the end, so an export that fails half-way
+    leaves an existing ``path`` as it was.
     """
     path = Path(path)
     fmt = fmt or ("parquet" if path.suffix == ".parquet" else "csv")
@@ -151,10 +157,13 @@ def export(store: Store, path: str | Path, fmt: str | None = None, *,
         raise InvalidInputError(f"Unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}.")
     if path.resolve() == store.path.resolve():
         raise InvalidInputError(f"Refusing to export over the store itself ({str(path)!r}): pick another path.")
+    pa = pyarrow_for(f"exporting to {str(path)!r}") if fmt == "parquet" else None
     batches = _export_batches(store, models, metric)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        return _write_parquet(path, batches) if fmt == "parquet" else _write_csv(path, batches)
+        with atomic_path(path) as tmp:
+            rows = _write_parquet(pa, tmp, batches) if pa is not None else _write_csv(tmp, batches)
+        return rows
     except OSError as exc:
         raise StoreError(f"Cannot write the export to {str(path)!r}: {exc}.") from None
 
@@ -170,15 +179,12 @@ def _write_csv(path: Path, batches: Iterator[list[tuple[Any, ...]]]) -> int:
     return rows
 
 
-def _write_parquet(path: Path, batches: Iterator[list[tuple[Any, ...]]]) -> int:
-    import pyarrow as pa  # only for parquet exports
-    import pyarrow.parquet as pq
-
+def _write_parquet(pa: ModuleType, path: Path, batches: Iterator[list[tuple[Any, ...]]]) -> int:
     schema = pa.schema([("model", pa.string()), ("instance", pa.string()), ("benchmark", pa.string()),
                         ("value", pa.float32()), ("count", pa.float32()), ("metric", pa.string()),
                         ("run", pa.int64())])
     rows = 0
-    with pq.ParquetWriter(path, schema) as writer:
+    with pa.parquet.ParquetWriter(path, schema) as writer:
         for batch in batches:
             columns = list(zip(*batch)) if batch else [[] for _ in EXPORT_COLUMNS]
             writer.write_table(pa.Table.from_arrays([pa.array(c, t) for c, t in zip(columns, schema.types)],

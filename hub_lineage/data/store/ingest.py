@@ -1,32 +1,113 @@
-"""Ingest dispatch for the store: files of any known format, and long CSVs as sample runs.
+"""Ingest: files of any known format into the store, all or nothing.
 
-:meth:`Store.ingest_paths` calls :func:`ingest_paths`: every path is read (and checked) first, then
-everything is written in one transaction, so a bad file stores nothing and a crash leaves no half
-run.
+Every path is read (and checked) first, then everything is written through the store's public
+writers inside one :meth:`~hub_lineage.data.store.database.Store.atomic` block, so a bad file
+stores nothing and a crash leaves no half run.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hub_lineage.errors import InvalidInputError
+from hub_lineage.benchmarks import BY_KEY
 from hub_lineage.lineage.graph import LineageGraph
-from hub_lineage.data.sources.lm_eval import SampleRun
+from hub_lineage.data.sources import detect, leaderboard
+from hub_lineage.data.sources.edges import load_edge_list
+from hub_lineage.data.sources.lm_eval import SampleRun, read_output
+from hub_lineage.data.sources.lm_eval_metrics import MetricMap
+from hub_lineage.data.sources.long_csv import load_long_csv
+from hub_lineage.data.store.database import IngestReport, Store
 
-if TYPE_CHECKING:
-    from hub_lineage.data.store.database import IngestReport, Store
+logger = logging.getLogger(__name__)
+
+
+def ingest_paths(
+    store: Store,
+    paths: Sequence[str | Path],
+    *,
+    model_id: str | None = None,
+    fmt: str = "auto",
+    strict: bool = False,
+    progress: Callable[[list[SampleRun]], Iterable[SampleRun]] | None = None,
+    metrics: MetricMap | None = None,
+) -> IngestReport:
+    """Ingest files and lm-eval output directories of any known format in one transaction.
+
+    Parameters
+    ----------
+    store : Store
+        Where to write.
+    paths : sequence of paths
+        lm-eval output directories or samples/details files, leaderboard contents tables, edge
+        lists, long CSVs with their question tables and model maps (see
+        :mod:`hub_lineage.data.sources.detect`).
+    model_id : str, optional
+        The evaluated model, for lm-eval outputs whose results file names none.
+    fmt : str
+        Format of every path, or ``"auto"`` to detect each.
+    strict : bool
+        Raise on the first bad sample line instead of skipping it (nothing is stored).
+    progress : callable, optional
+        Wraps the list of sample runs as they are written (e.g. a progress bar).
+    metrics : MetricMap, optional
+        Which per-sample metric counts as correctness, per lm-eval task.
+
+    Returns
+    -------
+    IngestReport
+        This call's counts.
+    """
+    by_format = detect.group_by_format(paths, fmt)
+    runs: list[SampleRun] = []
+    graphs: list[LineageGraph] = []
+    for path in by_format.get("lm_eval", []):
+        runs.extend(read_output(path, metrics, model_id=model_id, strict=strict))
+    for path in by_format.get("long_csv", []):
+        more, graph = long_csv_runs(path, *detect.long_csv_sidecars(path, by_format))
+        runs.extend(more)
+        graphs.append(graph)
+    contents = [(path, leaderboard.read_contents(path)) for path in by_format.get("contents", [])]
+    edge_files = [(path, load_edge_list(path)) for path in by_format.get("edges", [])]
+    report = IngestReport()
+    with store.atomic():
+        for path, entries in contents:
+            _add_contents(store, path, entries, report)
+        for path, graph in edge_files:
+            run = store.add_run(_file_digest(path, "edges"), "edges", source=str(path.resolve()),
+                                n_samples=len(graph.edges))
+            if run is not None:
+                report.edges_added += store.add_edges(graph.edges, run=run)
+        for graph in graphs:
+            report.edges_added += store.add_edges(graph.edges)
+        store.add_samples(runs, report, progress)
+    logger.debug("Ingested %d path(s) into %s: %s", len(paths), store.path, report.to_json())
+    return report
+
+
+def _add_contents(store: Store, path: Path, entries: list[leaderboard.LeaderboardEntry],
+                  report: IngestReport) -> None:
+    """The leaderboard contents table: Raw accuracies (weighted by the benchmarks' instance counts),
+    model factors, and root edges."""
+    report.models += len(entries)
+    run = store.add_run(_file_digest(path, "contents"), "contents", source=str(path.resolve()),
+                        run_time=path.stat().st_mtime, n_samples=len(entries))
+    if run is None:
+        return  # the same table again
+    store.add_models({e.model: e.meta for e in entries})
+    store.add_scores(run, [(e.model, bench, value, float(BY_KEY[bench].n_instances))
+                           for e in entries for bench, value in e.scores.items()], report)
+    report.edges_added += store.add_edges(leaderboard.contents_graph(entries).edges, run=run)
 
 
 def long_csv_runs(path: str | Path, questions: str | Path | None = None,
                   model_map: str | Path | None = None) -> tuple[list[SampleRun], LineageGraph]:
-    """A long CSV as one SampleRun per model (task = the CSV's benchmark, doc_hash = instance id)."""
-    from hub_lineage.data.sources.long_csv import load_long_csv
-
+    """A long CSV as one SampleRun per (model, task) (task = the CSV's benchmark, doc_hash = instance
+    id), and the lineage its model map gives."""
     table = load_long_csv(path, questions=questions, model_map=model_map)
     m = table.matrix
     tasks, keys = zip(*(item.split("/", 1) for item in m.items)) if m.items else ((), ())
@@ -48,43 +129,10 @@ def long_csv_runs(path: str | Path, questions: str | Path | None = None,
     return runs, table.graph
 
 
-
-def ingest_paths(store: Store, paths_: Sequence[str | Path], model_id: str | None, fmt: str,
-                  strict: bool, progress: Callable[[int, int], None] | None, metrics: Any) -> IngestReport:
-    from hub_lineage.data.sources import detect
-    from hub_lineage.data.sources.edges import load_edge_list
-    from hub_lineage.data.sources.lm_eval import read_output
-
-    known = ("auto", "lm_eval", *detect.CSV_FORMATS)
-    if fmt not in known:
-        raise InvalidInputError(f"Unknown format {fmt!r}: expected one of {', '.join(known)}.")
-    by_format: dict[str, list[Path]] = {}
-    for p in paths_:
-        by_format.setdefault(detect.detect_format(p) if fmt == "auto" else fmt, []).append(Path(p))
-    runs: list[SampleRun] = []
-    graphs: list[LineageGraph] = []
-    for path in by_format.get("lm_eval", []):
-        runs.extend(read_output(path, metrics, model_id=model_id, strict=strict))
-    for path in by_format.get("long_csv", []):
-        bench = path.name.split(".")[0].removesuffix("_correctness")
-        questions = detect._sidecar(path, by_format.get("questions", []), f"{bench}_questions")
-        model_map = detect._sidecar(path, by_format.get("model_map", []), f"{bench}_models")
-        more, graph = long_csv_runs(path, questions, model_map)
-        runs.extend(more)
-        graphs.append(graph)
-    edge_files = [(p, load_edge_list(p)) for p in by_format.get("edges", [])]
-    from hub_lineage.data.store.database import IngestReport, _file_digest
-
-    report = IngestReport()
-    with store.transaction():
-        for path in by_format.get("contents", []):
-            store._write_contents(path, report)
-        for path, graph in edge_files:
-            run_id = store._new_run(_file_digest(path, "edges"), "edges", source=str(path.resolve()),
-                                    n_samples=len(graph.edges))
-            if run_id is not None:
-                report.edges_added += store._write_edges(graph.edges, run_id)
-        for graph in graphs:
-            report.edges_added += store._write_edges(graph.edges, None)
-        store._write_samples(runs, report, progress)
-    return report
+def _file_digest(path: Path, kind: str) -> str:
+    """The run fingerprint of a whole file: the same file ingested twice adds nothing."""
+    digest = hashlib.sha256(kind.encode() + b"\0")
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -4,14 +4,15 @@ Each half-step (model side, then item side) makes ONE pass over the dense observ
 of ~128K cells spread over a few threads (single-threaded BLAS each; :mod:`hub_lineage.model.threads`):
 logits by a float32 matmul, the per-cell loss, gradient and curvature by in-place ufuncs (no
 temporaries beyond three tile buffers per thread), and the gradient by a second matmul. The fit
-starts from :func:`spectral_init` (a randomized SVD of the centred observations), past the
-``U = V = 0`` saddle where small random starts stall.
+starts from :func:`~hub_lineage.model.solvers.init.spectral_init` (a randomized SVD of the
+centred observations), past the ``U = V = 0`` saddle where small random starts stall.
 The Newton system of the side being updated couples its rows through the Laplacian::
 
     (blockdiag(H_r) + 2 L + 2 reg I) delta = -grad
 
-and is solved by preconditioned conjugate gradients over all rows at once, so unevaluated lineage
-nodes (pure Laplacian + L2 rows) move together with their evaluated relatives in the same step.
+and is solved by preconditioned conjugate gradients over all rows at once
+(:mod:`hub_lineage.model.solvers.linear`), so unevaluated lineage nodes (pure Laplacian + L2 rows)
+move together with their evaluated relatives in the same step.
 
 Curvature ``H_r = F^T diag(h_r) F`` (``h`` = weighted Fisher information per cell, ``F`` = the
 other side's factors) comes in two forms, chosen by size:
@@ -30,21 +31,22 @@ rejection costs one pass. See docs/performance.md for the measurements behind th
 
 from __future__ import annotations
 
-import sys
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.sparse as sp
 
 from hub_lineage.errors import ModelFitError
+from hub_lineage.model.solvers.linear import solve_blocks, solve_shared
 from hub_lineage.model.solvers.reference import Problem, cell_terms
 from hub_lineage.model.threads import n_threads, single_threaded_blas
 
 _TILE_CELLS = 1 << 17       # cells per tile of a pass
 _TILE_COLS = 4096            # columns per tile
-_BLOCK_CELLS = 1 << 19      # cells per row block of the spectral start's passes
 _EXACT_FLOPS = 2e7          # per-pass budget for exact per-row curvature blocks (else shared)
 _CLIP = np.float32(80.0)    # exp(80) is finite in float32; |logit| > 80 never happens in a fit
+
+logger = logging.getLogger(__name__)
 
 
 class FastSolver:
@@ -54,7 +56,7 @@ class FastSolver:
     ----------
     problem : Problem
     verbose : bool
-        Print the objective per iteration to stderr.
+        Log the objective per iteration at INFO (else at DEBUG).
     curvature : {"auto", "exact", "shared"}
     """
 
@@ -232,9 +234,8 @@ class FastSolver:
             accepted = J
             if half % 2 == 0:
                 curve.append(J)
-                if self.verbose:
-                    print(f"LRMF iteration {len(curve) - 1}: objective {J:.8g} ({self.n_passes} passes)",
-                          file=sys.stderr)
+                logger.log(logging.INFO if self.verbose else logging.DEBUG,
+                           "LRMF iteration %d: objective %.8g (%d passes)", len(curve) - 1, J, self.n_passes)
                 if callback is not None:
                     callback(len(curve) - 1, J)
                 if len(curve) >= 2 and curve[-2] - curve[-1] <= tol * abs(curve[-1]):
@@ -273,157 +274,3 @@ def _binary_terms(x: np.ndarray, y: np.ndarray, w: np.ndarray, t: np.ndarray, u:
     t -= y
     t *= w                         # t = w (s - y)
     return loss
-
-
-def solve_blocks(blocks: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad: np.ndarray,
-                 max_cg: int = 200, rtol: float = 1e-5) -> np.ndarray:
-    """Solve ``(blockdiag(blocks) + 2 lap + 2 reg I) X = -grad`` by block-Jacobi PCG.
-
-    ``blocks`` (n_obs, k, k) are the curvature blocks of the first ``n_obs`` rows of ``grad``
-    (n, k); the other rows only have the quadratic terms.
-    """
-    n, k = grad.shape
-    n_obs = blocks.shape[0]
-    deg = 2 * reg + (2 * lap.diagonal() if lap is not None else np.zeros(n))
-    pre_inv = np.linalg.inv(blocks + deg[:n_obs, None, None] * np.eye(k))
-    scalar = 1.0 / np.maximum(deg, 1e-300)
-
-    def precond(R: np.ndarray) -> np.ndarray:
-        Z = R * scalar[:, None]
-        Z[:n_obs] = np.matmul(pre_inv, R[:n_obs, :, None])[:, :, 0]
-        return Z
-
-    def apply(D: np.ndarray) -> np.ndarray:
-        out = 2 * (lap @ D) + 2 * reg * D
-        out[:n_obs] += np.matmul(blocks, D[:n_obs, :, None])[:, :, 0]
-        return out
-
-    return _pcg(apply, precond, -grad, lap, max_cg, rtol)
-
-
-def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad: np.ndarray,
-                 max_cg: int = 200, rtol: float = 1e-2) -> np.ndarray:
-    """Solve ``(diag(scale) (x) H + (2 lap + 2 reg I) (x) I) X = -grad`` by PCG.
-
-    Row ``r < len(scale)`` has curvature ``scale[r] * H`` (k, k); later rows have none. With
-    ``H = E diag(lam) E^T`` the block-Jacobi preconditioner is ``1 / (scale_r lam_j + deg_r)`` in
-    the eigenbasis: exact per row, O(n k^2) per application.
-    """
-    n, k = grad.shape
-    n_obs = len(scale)
-    lam, E = np.linalg.eigh(H)
-    deg = 2 * reg + (2 * lap.diagonal() if lap is not None else np.zeros(n))
-    sc = np.zeros(n)
-    sc[:n_obs] = scale
-    inv = 1.0 / np.maximum(sc[:, None] * np.maximum(lam, 0)[None, :] + deg[:, None], 1e-300)
-
-    def precond(R: np.ndarray) -> np.ndarray:
-        return ((R @ E) * inv) @ E.T
-
-    def apply(D: np.ndarray) -> np.ndarray:
-        out = 2 * (lap @ D) + 2 * reg * D
-        out[:n_obs] += scale[:, None] * (D[:n_obs] @ H)
-        return out
-
-    return _pcg(apply, precond, -grad, lap, max_cg, rtol)
-
-
-def _pcg(apply, precond, b: np.ndarray, lap, max_cg: int, rtol: float) -> np.ndarray:
-    """Preconditioned CG on the (n, k) system; one preconditioner solve when there is no coupling."""
-    if lap is None or lap.nnz == 0:
-        return precond(b)
-    X = np.zeros_like(b)
-    R = b.copy()
-    Z = precond(R)
-    D = Z.copy()
-    rz = float(np.vdot(R, Z))
-    stop = rtol * float(np.sqrt(np.vdot(b, b)))
-    for _ in range(max_cg):
-        AD = apply(D)
-        alpha = rz / float(np.vdot(D, AD))
-        X += alpha * D
-        R -= alpha * AD
-        if float(np.sqrt(np.vdot(R, R))) <= stop:
-            break
-        Z = precond(R)
-        rz_new = float(np.vdot(R, Z))
-        D = Z + (rz_new / rz) * D
-        rz = rz_new
-    return X
-
-
-def spectral_init(problem: Problem, rng: np.random.Generator, power: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """A rank-``d`` starting point from the observations: ``(P (n_rows, k), Q (n_items, k))``.
-
-    Randomized SVD (``power`` power iterations, blocked passes, nothing dense materialised) of
-    ``Z = 4 (y - c) / f`` on observed cells and 0 elsewhere: ``4 (p - c)`` is the first-order logit,
-    ``c`` the item mean with biases (else 1/2), ``f`` the observed fraction. Small random starts
-    sit at the saddle ``U = V = 0`` for several alternating iterations (measured: the objective
-    plateaued for three iterations at 3,000 x 21,606 and tol=1e-4 nearly stopped there).
-    """
-    n, m, d, k = problem.n_rows, problem.n_items, problem.n_factors, problem.width
-    block = max(1, min(n, _BLOCK_CELLS // m))
-    seen = np.zeros(m)
-    total = np.zeros(m)
-    for start in range(0, n, block):  # y is 0 where unobserved
-        b = slice(start, min(n, start + block))
-        seen += np.count_nonzero(problem.w[b], axis=0)
-        total += problem.y[b].sum(axis=0)
-    mean = np.clip(total / np.maximum(seen, 1), 0.02, 0.98)
-    center = (mean if problem.biases else np.full(m, 0.5)).astype(np.float32)
-    factor = np.float32(4.0 * n * m / max(seen.sum(), 1.0))
-
-    def z(b: slice) -> np.ndarray:
-        out = np.subtract(problem.y[b], center)
-        out *= factor
-        out *= problem.w[b] > 0
-        return out
-
-    starts = range(0, n, block)
-
-    def right(B: np.ndarray) -> np.ndarray:     # Z @ B: (n, l)
-        B32 = B.astype(np.float32)
-        out = np.empty((n, B.shape[1]))
-
-        def work(s: int) -> None:
-            out[s:s + block] = z(slice(s, min(n, s + block))) @ B32
-        list(pool.map(work, starts))
-        return out
-
-    def left(A: np.ndarray) -> np.ndarray:      # Z^T @ A: (m, l), one accumulator per thread
-        A32 = A.astype(np.float32)
-
-        def work(part: int) -> np.ndarray:
-            acc = np.zeros((m, A.shape[1]))
-            for s in starts[part::threads]:
-                acc += z(slice(s, min(n, s + block))).T @ A32[s:s + block]
-            return acc
-        return sum(pool.map(work, range(threads)))
-
-    rank = min(d, n, m)
-    width = min(rank + 8, n, m)
-    threads = n_threads()
-    with single_threaded_blas(), ThreadPoolExecutor(threads) as pool:
-        Y = right(rng.normal(size=(m, width)))
-        for _ in range(power):
-            Y = right(np.linalg.qr(left(np.linalg.qr(Y)[0]))[0])
-        basis = np.linalg.qr(Y)[0]
-        B = left(basis).T                           # (l, m): Z ~ basis @ B
-    lam, W = np.linalg.eigh(B @ B.T)                # SVD of the short-wide B through its Gram
-    order = np.argsort(lam)[::-1][:rank]
-    S = np.sqrt(np.maximum(lam[order], 0))
-    Ua = W[:, order]
-    Vt = (Ua.T @ B) / np.maximum(S, 1e-12)[:, None]
-    root = np.sqrt(S[:rank])
-    P = np.zeros((n, k))
-    Q = np.zeros((m, k))
-    P[:, :rank] = (basis @ Ua[:, :rank]) * root
-    Q[:, :rank] = Vt[:rank].T * root
-    # Columns without signal (beyond the data's rank, or shrunk to 0) start small and random: an
-    # all-zero column would stay zero under alternating steps.
-    empty = np.flatnonzero(np.abs(P[:, :d]).sum(axis=0) == 0)
-    P[:, empty] = rng.normal(0.0, 0.01, (n, len(empty)))
-    Q[:, empty] = rng.normal(0.0, 0.01, (m, len(empty)))
-    if problem.biases:
-        Q[:, d] = np.log(mean / (1 - mean))
-    return P, Q

@@ -1,7 +1,7 @@
 """The LRMF objective written the plain way, and a reference solver over it.
 
-This module is the definition the fast solver in :mod:`hub_lineage.model.lrmf` is tested against: the
-exact loss and its full-batch gradient in float64 NumPy, minimised with L-BFGS. It is simple on
+This module is the definition the fast solver in :mod:`hub_lineage.model.solvers.gauss_newton` is tested
+against: the exact loss and its full-batch gradient in float64 NumPy, minimised with L-BFGS. It is simple on
 purpose and only meant for small problems (tests, a few hundred models).
 
 The objective (``n_i`` = instances behind item ``i``, ``N`` = sum of ``n_i`` over observed cells,

@@ -114,3 +114,12 @@ def test_card_of_a_missing_repo(predictor_dir, hub, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["card", "alpha/nope", "--endpoint", hub.url, "--predictor", str(predictor_dir)])
     assert exc.value.code == 2 and "alpha/nope" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("target", ["a--b/c", "no-namespace", "a/b/c"])
+def test_a_target_that_is_no_file_and_no_hub_repo_id_is_refused(predictor_dir, target, capsys):
+    """The card command checks repo ids with huggingface_hub's rules (hub_lineage.ids), as predict does."""
+    with pytest.raises(SystemExit) as exc:
+        main(["card", target, "--offline", "--predictor", str(predictor_dir)])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and f"{target!r} is neither an existing README.md file nor a Hub repo id" in err

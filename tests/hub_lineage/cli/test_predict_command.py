@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from cli_runner import run_main
 from click.testing import CliRunner
 from tiny_predictor import tiny_predictor_dir
 
@@ -101,8 +102,8 @@ def test_bad_input_exits_2_with_a_message(predictor_dir, capsys):
         assert needle in capsys.readouterr().err
 
 
-def test_fit_command_from_a_store(tmp_path, shared_data):
-    """`fit` on a real slice: the leaderboard contents of one family plus the edge list."""
+def _family_store(tmp_path, shared_data) -> tuple[str, list[dict[str, str]]]:
+    """A store holding a real slice: the leaderboard contents of one family (60 rows)."""
     import csv
 
     src = shared_data / "open_llm_leaderboard_contents_2025-02-08.csv"
@@ -117,9 +118,27 @@ def test_fit_command_from_a_store(tmp_path, shared_data):
         writer.writerows(rows)
     store = str(tmp_path / "store.sqlite")
     _run(["ingest", str(small), "--store", store])
+    return store, rows
+
+
+def test_fit_command_from_a_store(tmp_path, shared_data):
+    """`fit` on a real slice: the leaderboard contents of one family plus the edge list."""
+    store, rows = _family_store(tmp_path, shared_data)
     out = tmp_path / "pred"
     text = _run(["fit", "--store", store, "--out", str(out)])
     assert "Fitted predictor" in text and (out / "meta.json").is_file()
     model = rows[0]["fullname"]
     result = json.loads(_run(["predict", model, "--offline", "--json", "--predictor", str(out)]))
     assert result["model"] == model and len(result["predicted"]) == 6
+
+
+def test_first_run_fits_from_the_store_and_says_so_on_stderr(tmp_path, shared_data, capsys):
+    store, rows = _family_store(tmp_path, shared_data)
+    capsys.readouterr()
+    args = ["predict", rows[0]["fullname"], "--offline", "--json", "--store", store]
+    code, out, err = run_main(args, capsys)
+    assert code == 0, err
+    assert err == "No fitted predictor yet: fitting one from the store (once; `hub-lineage fit` refits).\n"
+    assert json.loads(out)["model"] == rows[0]["fullname"]
+    code, _, err = run_main(args, capsys)  # saved: the second run just loads it
+    assert code == 0 and err == ""

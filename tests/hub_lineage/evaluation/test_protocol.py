@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hub_lineage.model import baselines
-
 from hub_lineage.evaluation import protocol as evaluation
-
 from hub_lineage.evaluation import splits
+from hub_lineage.evaluation.held_out import cross_validated_predictions, method_graph, seeded_estimator
+from hub_lineage.evaluation.tuning import SETTING_PARAMS
+from hub_lineage.model import baselines, registry
 from hub_lineage.model.baselines import MeanBaseline
 from hub_lineage.errors import InvalidInputError, RepoNotFoundError
 from hub_lineage.lineage.graph import LineageGraph
@@ -41,6 +41,8 @@ def test_setting_parse():
     for bad in ("hetero", "homogeneous", "instance:x", ""):
         with pytest.raises(InvalidInputError, match="valid settings are heterogeneous"):
             evaluation.Setting.parse(bad)
+    with pytest.raises(InvalidInputError, match="'instance:org/x'"):
+        evaluation.Setting("instance", "org/x")  # refused however it is made
 
 
 def test_prepare_finds_eligible_models_and_refuses_bad_input():
@@ -108,7 +110,7 @@ class _Recorder(MeanBaseline):
 
 def test_no_test_model_leaks_into_training_or_tuning(monkeypatch):
     matrix, graph = _family(40)
-    monkeypatch.setitem(baselines.METHODS, "recorder", baselines.Method(
+    monkeypatch.setitem(registry.METHODS, "recorder", registry.Method(
         "recorder", lambda **p: _Recorder(), "records fits", ({}, {})))
     _Recorder.log = []
     task = evaluation.prepare(matrix, graph, "heterogeneous")
@@ -134,8 +136,7 @@ def test_no_test_model_leaks_into_training_or_tuning(monkeypatch):
 def test_cross_validated_predictions_shape_and_cold_start():
     matrix, graph = _family()
     models = matrix.models[:20]
-    pred = evaluation.cross_validated_predictions(
-        evaluation.estimator_factory("mla", {}, 0), matrix, graph, models, n_folds=4)
+    pred = cross_validated_predictions(seeded_estimator("mla", {}, 0), matrix, graph, models, n_folds=4)
     assert pred.shape == (20, 3)
     actual = matrix.select_models(models).benchmark_scores()
     assert np.corrcoef(pred.mean(1), actual.mean(1))[0, 1] > 0.9
@@ -216,13 +217,13 @@ def test_population_node_leaves_parent_walks_alone():
 def test_side_information_nodes_join_the_fit_graph_but_not_eligibility():
     matrix, graph = _family()
     matrix.model_meta = {m: {"type": "chat" if "A" in m else "base"} for m in matrix.models}
-    params, fit_graph = evaluation.method_graph({"n_factors": 2, "side": {"type": 0.1}}, matrix, graph)
+    params, fit_graph = method_graph({"n_factors": 2, "side": {"type": 0.1}}, matrix, graph)
     assert params == {"n_factors": 2}
     assert "<meta:type:chat>" in fit_graph and "<meta:type:chat>" not in graph
     # the orphan joined a metadata group, yet it stays untestable: eligibility reads lineage only
     task = evaluation.prepare(matrix, graph, "heterogeneous")
     assert "org/orphan" in fit_graph and "org/orphan" not in task.eligible
-    assert "side" in evaluation.SETTING_PARAMS["heterogeneous"]["lrmf"]
+    assert "side" in SETTING_PARAMS["heterogeneous"]["lrmf"]
     opts = evaluation.ProtocolOptions(coverage=None, tune=False,
                                       params={"lrmf": {"n_factors": 2, "reg": 1e-4, "biases": True, "max_iter": 20,
                                                        "side": {"type": 0.1}}})

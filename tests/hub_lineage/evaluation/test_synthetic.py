@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hub_lineage.lineage.graph import Relation
+from hub_lineage.lineage.edges import Relation
 from hub_lineage.evaluation.synthetic import make_lineage_data
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from hub_lineage.lineage import cards
 from hub_lineage.errors import DataFormatError, InvalidRepoIdError, LineageWarning
-from hub_lineage.lineage.graph import Edge, Relation
+from hub_lineage.lineage import cards
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.recipes import load_recipe
 
 CARDS = Path(__file__).resolve().parents[2] / "fixtures" / "cards"
 
@@ -52,22 +53,25 @@ def test_quantization_config_and_quant_tags_mean_quantized():
     assert cards.edges_from_repo("a/b", card, tags=["text-generation"])[0].relation is Relation.FINETUNE
 
 
-def test_mergekit_card_lists_every_parent_with_its_weight():
+def test_mergekit_card_lists_every_parent_with_its_share():
     edges = cards.edges_from_card(CARDS / "merge" / "README.md", "me/Qwen2.5-7B-TIES-Blend")
-    assert _pairs(edges) == {
-        ("me/Qwen2.5-7B-TIES-Blend", "Qwen/Qwen2.5-7B", Relation.MERGE, None),
-        ("me/Qwen2.5-7B-TIES-Blend", "Qwen/Qwen2.5-7B-Instruct", Relation.MERGE, 0.6),
-        ("me/Qwen2.5-7B-TIES-Blend", "Qwen/Qwen2.5-Math-7B", Relation.MERGE, 0.4),
+    # ties, normalised weights 0.6/0.4 at density 0.5 -> task vectors 0.3/0.2, the base keeps 1 - 0.5
+    assert {(e.child, e.parent, e.relation, round(e.weight, 6)) for e in edges} == {
+        ("me/Qwen2.5-7B-TIES-Blend", "Qwen/Qwen2.5-7B", Relation.MERGE, 0.5),
+        ("me/Qwen2.5-7B-TIES-Blend", "Qwen/Qwen2.5-7B-Instruct", Relation.MERGE, 0.3),
+        ("me/Qwen2.5-7B-TIES-Blend", "Qwen/Qwen2.5-Math-7B", Relation.MERGE, 0.2),
     }
 
 
-def test_mergekit_config_read_by_mergekit_agrees_with_plain_reading():
-    pytest.importorskip("mergekit")
-    text = (CARDS / "merge" / "mergekit_config.yml").read_text()
-    plain = cards.merge_parents(text, use_mergekit=False)
-    real = cards.merge_parents(text, use_mergekit=True)
-    assert plain == real == ({"Qwen/Qwen2.5-7B-Instruct": 0.6, "Qwen/Qwen2.5-Math-7B": 0.4,
-                              "Qwen/Qwen2.5-7B": None}, "Qwen/Qwen2.5-7B")
+def test_a_published_mergekit_config_weighs_parents_as_predict_recipe_does():
+    """One reader: the card route and ``predict --recipe`` give the same merge the same edges."""
+    folder = CARDS / "merge"
+    by_card = cards.edges_from_card(folder / "README.md", "me/blend")
+    by_recipe = load_recipe(folder / "mergekit_config.yml").edges()
+    assert {(e.parent, e.relation, e.weight) for e in by_card} == {(e.parent, e.relation, e.weight) for e in by_recipe}
+    config = (folder / "mergekit_config.yml").read_text()
+    config_only = cards.edges_from_repo("me/blend", files={"mergekit_config.yml": config})
+    assert [(e.parent, e.weight) for e in config_only] == [(e.parent, e.weight) for e in by_recipe]
 
 
 def test_mergekit_config_alone_and_slices():
@@ -85,15 +89,26 @@ parameters:
 dtype: bfloat16
 """
     edges = cards.edges_from_repo("me/slerp", files={"mergekit_config.yml": recipe})
-    assert _pairs(edges) == {("me/slerp", "org/left", Relation.MERGE, None),
-                             ("me/slerp", "org/right", Relation.MERGE, None)}
+    assert _pairs(edges) == {("me/slerp", "org/left", Relation.MERGE, 0.5),
+                             ("me/slerp", "org/right", Relation.MERGE, 0.5)}
 
 
-def test_mergekit_recipe_that_is_not_one_is_refused():
-    with pytest.raises(DataFormatError, match="mergekit_config.yml"):
-        cards.merge_parents("merge_method: ties\n", use_mergekit=False)
-    with pytest.raises(DataFormatError, match="Malformed YAML"):
-        cards.merge_parents("models: [a, b\n  - c: :", use_mergekit=False)
+def test_local_paths_in_a_published_mergekit_config_are_dropped_with_a_warning():
+    recipe = ("models:\n  - model: /home/me/ckpt\n    parameters: {weight: 0.5}\n"
+              "  - model: org/real\n    parameters: {weight: 0.5}\nmerge_method: linear\n")
+    with pytest.warns(LineageWarning, match="'/home/me/ckpt'.*local path"):
+        edges = cards.edges_from_repo("me/m", files={"mergekit_config.yml": recipe})
+    assert _pairs(edges) == {("me/m", "org/real", Relation.MERGE, 0.5)}
+
+
+@pytest.mark.parametrize("recipe,problem", [
+    ("merge_method: ties\n", "exactly one of 'models'"),
+    ("models: [a, b\n  - c: :", "not valid YAML"),
+    ("models:\n  - model: org/a\nmerge_method: tie\n", "unknown merge_method 'tie'"),
+])
+def test_a_mergekit_config_that_breaks_the_recipe_rules_is_a_data_format_error(recipe, problem):
+    with pytest.raises(DataFormatError, match=f"me/m/mergekit_config.yml: .*{problem}"):
+        cards.edges_from_repo("me/m", files={"mergekit_config.yml": recipe})
 
 
 def test_card_without_metadata_has_no_parents():
@@ -183,7 +198,7 @@ def test_parsing_a_card_does_not_import_mergekit_or_torch():
     import subprocess
     import sys
 
-    code = ("import sys; from hub_lineage import cards; "
+    code = ("import sys; from hub_lineage.lineage import cards; "
             f"cards.edges_from_card({str(CARDS / 'merge' / 'README.md')!r}, 'me/x'); "
             "print(sorted(m for m in ('torch', 'mergekit', 'transformers') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from hub_lineage.errors import DataFormatError, InvalidInputError, LineageWarning
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 
 
 def chain() -> LineageGraph:

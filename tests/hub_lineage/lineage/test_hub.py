@@ -17,7 +17,8 @@ from hub_lineage.errors import (
     LineageWarning,
     RepoNotFoundError,
 )
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.lineage.hub import HubClient
 
 CARDS = Path(__file__).resolve().parents[2] / "fixtures" / "cards"
@@ -58,9 +59,10 @@ def test_each_card_form_served_by_the_hub(hub):
     assert parents("me/ultrachat-sft") == {("Qwen/Qwen2.5-7B-Instruct", Relation.FINETUNE, None)}
     assert parents("me/llama-lora") == {("meta-llama/Llama-3.1-8B-Instruct", Relation.ADAPTER, None)}
     assert parents("bartowski/Qwen2.5-7B-Instruct-GGUF") == {("Qwen/Qwen2.5-7B-Instruct", Relation.QUANTIZED, None)}
-    assert parents("me/Qwen2.5-7B-TIES-Blend") == {("Qwen/Qwen2.5-7B", Relation.MERGE, None),
-                                                    ("Qwen/Qwen2.5-7B-Instruct", Relation.MERGE, 0.6),
-                                                    ("Qwen/Qwen2.5-Math-7B", Relation.MERGE, 0.4)}
+    # the recipe's shares, as `predict --recipe` reads them (ties: base 0.5, task vectors 0.3/0.2)
+    assert {(p, r, round(w, 6)) for p, r, w in parents("me/Qwen2.5-7B-TIES-Blend")} == {
+        ("Qwen/Qwen2.5-7B", Relation.MERGE, 0.5), ("Qwen/Qwen2.5-7B-Instruct", Relation.MERGE, 0.3),
+        ("Qwen/Qwen2.5-Math-7B", Relation.MERGE, 0.2)}
     assert parents("someone/my-first-model") == set()
     downloaded = hub.server.paths("GET")
     assert "/me/llama-lora/resolve/main/adapter_config.json" in downloaded
@@ -270,6 +272,40 @@ def test_malformed_card_on_the_hub_falls_back_to_tags(hub):
     with pytest.warns(LineageWarning, match="Malformed YAML.*org/broken/README.md"):
         edges = _client(hub).direct_parents("org/broken")
     assert [e.parent for e in edges] == ["org/base"]
+
+
+def test_a_mergekit_config_that_breaks_the_recipe_rules_falls_back_to_the_card_data(hub):
+    hub.add_model("org/blend", "---\nbase_model: [org/a, org/b]\n---\n",
+                  files={"mergekit_config.yml": "models:\n  - model: org/a\n  - model: org/b\nmerge_method: tie\n"})
+    with pytest.warns(LineageWarning, match="org/blend/mergekit_config.yml: unknown merge_method 'tie'"):
+        edges = _client(hub).direct_parents("org/blend")
+    assert {(e.parent, e.relation, e.weight) for e in edges} == {("org/a", Relation.MERGE, None),
+                                                                 ("org/b", Relation.MERGE, None)}
+
+
+def test_hub_errors_name_the_repo_for_datasets_and_pushes(hub):
+    """One translation for every Hub request: reads of models and datasets, and writes."""
+    from hub_lineage.lineage.hub_errors import NO_RETRY, Retry, hub_call
+
+    hub.server.add_dataset("org/gated-data", {"a.txt": "x"}, gated=True)
+    api = hub.api
+    with pytest.raises(GatedRepoError, match="https://huggingface.co/datasets/org/gated-data"):
+        hub_call(lambda: api.hf_hub_download("org/gated-data", "a.txt", repo_type="dataset"),
+                 repo_id="org/gated-data", what="a.txt", repo_type="dataset")
+    with pytest.raises(RepoNotFoundError, match="Dataset 'org/none' was not found on the Hub at .*: try x"):
+        hub_call(lambda: api.list_repo_files("org/none", repo_type="dataset"), repo_id="org/none",
+                 what="the file list", endpoint=hub.url, repo_type="dataset", hint="try x")
+    hub.add_model("org/m")
+    writer = HfApi(endpoint=hub.url, token="hf_writer")
+    hub.server.fail_next(5, 500, "/api/models/org/m/commit/")
+    with pytest.raises(HubUnavailableError, match="Cannot push the card to 'org/m' on .*HTTP 500 after 1 attempt"):
+        hub_call(lambda: writer.create_commit("org/m", [CommitOperationAdd("README.md", b"x")], commit_message="m"),
+                 repo_id="org/m", what="the card", endpoint=hub.url, retry=NO_RETRY, write=True)
+    with pytest.raises(RepoNotFoundError, match="Cannot push the card to 'org/nope'"):
+        hub_call(lambda: writer.create_commit("org/nope", [CommitOperationAdd("README.md", b"x")],
+                                              commit_message="m"),
+                 repo_id="org/nope", what="the card", retry=Retry(max_retries=2, backoff_s=0.01), write=True)
+    assert hub.server.commits == []
 
 
 def test_invalid_repo_id_is_refused_before_any_request(hub):

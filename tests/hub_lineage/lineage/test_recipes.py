@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hub_lineage.errors import DataFormatError, InvalidInputError
-from hub_lineage.lineage.graph import Relation
+from hub_lineage.lineage.edges import Relation
 from hub_lineage.lineage.recipes import MAX_RECIPE_BYTES, load_recipe, parse_recipe
 
 RECIPES = Path(__file__).resolve().parents[2] / "fixtures" / "recipes"
@@ -148,6 +148,21 @@ def test_local_paths_need_a_hub_id(tmp_path):
     assert shares(r) == {"me/my-model": 0.5, CYBER: 0.5}
     with pytest.raises(InvalidInputError, match="'./relative/dir'"):
         parse_recipe(text.replace(str(local), "./relative/dir"))
+
+
+def test_a_published_config_may_keep_its_local_paths_for_the_caller_to_drop():
+    text = (f"models:\n  - model: ./my-dir\n    parameters: {{weight: 1}}\n"
+            f"  - model: {CYBER}\n    parameters: {{weight: 3}}\nmerge_method: linear\n")
+    assert shares(parse_recipe(text, keep_local_paths=True)) == {"./my-dir": 0.25, CYBER: 0.75}
+
+
+def test_one_repo_referenced_twice_is_one_parent_with_the_summed_share():
+    text = (f"models:\n  - model: {CYBER}@main\n    parameters: {{weight: 1}}\n"
+            f"  - model: {CYBER}+org/lora\n    parameters: {{weight: 1}}\n"
+            f"  - model: {ROMBOS}\n    parameters: {{weight: 2}}\nmerge_method: linear\n")
+    r = parse_recipe(text)
+    assert r.shares() == {CYBER: 0.5, ROMBOS: 0.5}
+    assert [(e.parent, e.weight) for e in r.edges()] == [(CYBER, 0.5), (ROMBOS, 0.5)]
 
 
 def test_oversized_recipe_is_refused(tmp_path):

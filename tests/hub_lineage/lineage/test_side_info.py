@@ -9,7 +9,8 @@ from hub_lineage.evaluation import protocol as evaluation
 
 from hub_lineage.lineage import side_info as side_graph
 from hub_lineage.errors import InvalidInputError
-from hub_lineage.lineage.graph import LineageGraph, Relation
+from hub_lineage.lineage.edges import Relation
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.lrmf import LRMF
 from hub_lineage.data.matrix import ObservationMatrix
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hub_lineage.model.baselines import METHODS, MLA, MeanBaseline, get_method, make_estimator
-from hub_lineage.model.factor_models import NCF, LinearFactors
+from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import InvalidInputError, NoLineageError, NotFittedError
 from hub_lineage.lineage.graph import LineageGraph
-from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.model.baselines import MLA, MeanBaseline
+from hub_lineage.model.factor_models import NCF, LinearFactors
+from hub_lineage.model.registry import METHODS, get_method, make_estimator
 
 
 def _matrix() -> ObservationMatrix:
@@ -52,7 +53,7 @@ def test_means():
     glob = MeanBaseline("global").fit(m).predict_proba(["x"])
     assert np.allclose(glob, np.nanmean(m.values))
     with pytest.raises(InvalidInputError):
-        MeanBaseline("median")
+        MeanBaseline("median").fit(m)  # parameters are checked by fit (__init__ only stores them)
     with pytest.raises(NotFittedError):
         MeanBaseline().predict_proba(["x"])
 
@@ -88,7 +89,7 @@ def test_mla_refuses_models_without_lineage():
     assert fallback.predict_proba(["loner"]).shape == (1, 2)
     assert fallback.n_fallback_ == 1
     with pytest.raises(InvalidInputError, match="decay"):
-        MLA(decay=1.5)
+        MLA(decay=1.5).fit(_matrix(), _graph())
 
 
 def test_mla_fold_in_uses_the_new_graph():

@@ -1,17 +1,22 @@
-"""LRMF fold-in: the numpy (dense) solve of the predict path equals the scipy.sparse solve."""
+"""LRMF fold-in: the numpy (dense) solve of the predict path equals the scipy.sparse solve, and the
+influence it reports is the harmonic-extension weight of each fitted neighbour."""
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pytest
 
-from hub_lineage.model import foldin as lrmf_foldin
 from hub_lineage.errors import NoLineageError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
-from hub_lineage.model.lrmf import LRMF, ConvergenceWarning
-from hub_lineage.model.foldin import _FittedRows, _new_component, _solve_dense, _solve_sparse
+from hub_lineage.model import foldin as lrmf_foldin
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.model.base import ConvergenceWarning
+from hub_lineage.model.factors import FittedFactors
+from hub_lineage.model.foldin import _new_component, _solve_dense, _solve_sparse, fold_in
+from hub_lineage.model.lrmf import LRMF
 from hub_lineage.evaluation.synthetic import make_lineage_data
 
 RELATIONS = list(Relation)
@@ -54,32 +59,64 @@ def random_new_graph(fitted_nodes: list[str], n_new: int, seed: int) -> tuple[Li
 @pytest.mark.parametrize("n_new,seed", [(1, 0), (5, 1), (30, 2), (120, 3)])
 def test_dense_solve_equals_sparse_solve(fitted, which, n_new, seed):
     data, plain, biased = fitted
-    model = plain if which == "plain" else biased
-    graph, seeds = random_new_graph(model.nodes_, n_new, seed)
-    new, boundary = _new_component(graph, seeds, model.node_index_)
+    factors = (plain if which == "plain" else biased).factors_
+    graph, seeds = random_new_graph(factors.nodes, n_new, seed)
+    new, boundary = _new_component(graph, seeds, factors.node_index)
     assert boundary
-    P_fit = _FittedRows(model)
-    dense = _solve_dense(model, graph, new, boundary, P_fit)
-    sparse = _solve_sparse(model, graph, new, boundary, {}, None, P_fit)
+    dense, dense_weights = _solve_dense(factors, graph, new, boundary, at=0)
+    sparse, sparse_weights = _solve_sparse(factors, graph, new, boundary, {}, None, at=0)
     assert dense.keys() == sparse.keys() == set(new)
     for node in new:
         np.testing.assert_allclose(dense[node][0], sparse[node][0], rtol=0, atol=1e-10, err_msg=node)
         assert dense[node][1] == sparse[node][1], node
     assert not dense["lonely/a"][1] and any(ok for _, ok in dense.values())
+    np.testing.assert_allclose(dense_weights, sparse_weights, rtol=0, atol=1e-12)
+    # the weights are the new node's harmonic extension: its row is their combination of the boundary rows
+    P_b = factors.rows([factors.node_index[b] for b in boundary])
+    np.testing.assert_allclose(dense_weights @ P_b, dense[new[0]][0], rtol=0, atol=1e-10)
 
 
 def test_dense_solve_equals_sparse_solve_without_lineage_weight(fitted):
     _, plain, _ = fitted
-    model = LRMF(**{**plain.get_params(), "lambda_lineage": 0.0})
-    model.__dict__.update({k: v for k, v in plain.__dict__.items() if k.endswith("_") or k.startswith("_")})
-    graph, seeds = random_new_graph(model.nodes_, 6, 4)
-    new, boundary = _new_component(graph, seeds, model.node_index_)
-    P_fit = _FittedRows(model)
-    dense = _solve_dense(model, graph, new, boundary, P_fit)
-    sparse = _solve_sparse(model, graph, new, boundary, {}, None, P_fit)
+    factors = dataclasses.replace(plain.factors_, lambda_lineage=0.0)
+    graph, seeds = random_new_graph(factors.nodes, 6, 4)
+    new, boundary = _new_component(graph, seeds, factors.node_index)
+    dense, _ = _solve_dense(factors, graph, new, boundary)
+    sparse, _ = _solve_sparse(factors, graph, new, boundary, {}, None)
     for node in new:
         np.testing.assert_allclose(dense[node][0], sparse[node][0], rtol=0, atol=1e-10)
         assert dense[node][1] == sparse[node][1]
+
+
+def test_explaining_a_node_leaves_its_row_unchanged(fitted):
+    _, _, biased = fitted
+    graph, _ = random_new_graph(biased.nodes_, 12, 6)
+    node = next(f"new/n{i}" for i in range(12) if graph.canonical(f"new/n{i}") == f"new/n{i}")
+    plain = fold_in(biased.factors_, graph, [node])
+    explained = fold_in(biased.factors_, graph, [node], explain=node)
+    np.testing.assert_allclose(explained.rows, plain.rows, rtol=0, atol=1e-12)
+    assert plain.influence == {} and explained.influence
+    assert set(explained.influence) <= set(biased.nodes_)
+    # a component given by the caller (the predictor's walk) gives the same rows as fold_in's own walk
+    new, boundary = _new_component(graph, [node], biased.node_index_)
+    given = fold_in(biased.factors_, graph, [node], component=(new, boundary), explain=node)
+    np.testing.assert_allclose(given.rows, explained.rows, rtol=0, atol=1e-12)
+    assert given.influence == pytest.approx(explained.influence, abs=1e-12)
+
+
+def test_fitted_factors_are_read_only_and_round_trip(fitted, tmp_path):
+    _, _, biased = fitted
+    factors = biased.factors_
+    with pytest.raises(ValueError):
+        factors.model_factors[0, 0] = 1.0
+    factors.save(tmp_path, params=biased.get_params(), n_iter=biased.n_iter_, loss_curve=biased.loss_curve_)
+    loaded, meta = FittedFactors.load(tmp_path)
+    assert meta["params"] == biased.get_params() and loaded.nodes == factors.nodes
+    for name in ("model_factors", "instance_factors", "model_bias", "item_bias", "item_counts", "supported"):
+        np.testing.assert_array_equal(getattr(loaded, name), getattr(factors, name), err_msg=name)
+    assert (loaded.lambda_lineage, loaded.reg, loaded.relation_weights) == (
+        factors.lambda_lineage, factors.reg, factors.relation_weights)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lrmf.json", "lrmf.npz"]  # no temporary left
 
 
 def test_fold_in_is_the_same_through_either_path(fitted, monkeypatch):

@@ -13,11 +13,14 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from hub_lineage.errors import InvalidInputError, NoLineageError, NotFittedError
-from hub_lineage.lineage.graph import Edge, LineageGraph, Relation
-from hub_lineage.model.lrmf import LRMF, ConvergenceWarning
-from hub_lineage.model.solvers.reference import Problem, objective
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.model.base import ConvergenceWarning
+from hub_lineage.model.lrmf import LRMF
 from hub_lineage.model.solvers import gauss_newton as lrmf_solver
-from hub_lineage.model.solvers.gauss_newton import FastSolver, spectral_init
+from hub_lineage.model.solvers.gauss_newton import FastSolver
+from hub_lineage.model.solvers.init import spectral_init
+from hub_lineage.model.solvers.reference import Problem, objective
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.evaluation.synthetic import make_lineage_data
 
@@ -185,7 +188,7 @@ def test_k_shot_fold_in_uses_observations(data, split):
     assert np.abs(shot[:, 40:] - truth).mean() < np.abs(zero[:, 40:] - truth).mean()
 
 
-@pytest.mark.filterwarnings("ignore::hub_lineage.model.lrmf.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::hub_lineage.model.base.ConvergenceWarning")
 def test_fold_in_refuses_models_without_lineage(data, split):
     train, _ = split
     model = LRMF(4, lambda_lineage=0.1, reg=1e-2, random_state=0, max_iter=5).fit(train, data.graph)
@@ -198,7 +201,7 @@ def test_fold_in_refuses_models_without_lineage(data, split):
     np.testing.assert_allclose(model.fold_in_proba(g, [fitted]), model.predict_proba([fitted]))
 
 
-@pytest.mark.filterwarnings("ignore::hub_lineage.model.lrmf.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::hub_lineage.model.base.ConvergenceWarning")
 def test_quantized_copy_takes_its_parents_prediction(data, split):
     train, _ = split
     graph = LineageGraph(data.graph.edges, nodes=data.graph.nodes)

@@ -8,7 +8,7 @@ from huggingface_hub import ModelCard
 
 from hub_lineage.errors import DataFormatError
 from hub_lineage.predict.modelcard import SOURCE_PREFIX, add_predictions
-from hub_lineage.predict.predictor import Driver, Interval, Prediction
+from hub_lineage.predict.prediction import Driver, Interval, Prediction
 
 VERSION = "0.1.0+abcdef12"
 

@@ -9,7 +9,9 @@ import pytest
 from tiny_predictor import MIDDLE, tiny_data, tiny_predictor_dir
 
 from hub_lineage.errors import InvalidRepoIdError, NoLineageError, NotFittedError, RepoNotFoundError
-from hub_lineage.lineage.graph import Edge, Relation
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.predict.neighbourhood import HELD_OUT, Lineage, local_system
 from hub_lineage.predict.predictor import Predictor, parse_parent
 
 
@@ -130,3 +132,41 @@ def test_lineage_from_the_loopback_hub(predictor, hub):
     offline = HubClient(hub.api, offline=True)
     assert predictor.predict("someone/new-finetune", hub=offline).predicted == pred.predicted
     assert np.isfinite([iv.mean for iv in pred.predicted.values()]).all()
+
+
+def _two_solve_drivers(local, lrmf):
+    """The drivers as computed before the predict path shared one solve: a second system, solved
+    transposed for the model's row of the harmonic-extension weights (kept here as the reference)."""
+    order = [n + HELD_OUT for n in local.free] + local.anchors
+    rows, cols, vals = local.graph.adjacency_entries(order, relation_weights=lrmf.relation_weights)
+    nf, lam, reg = len(local.free), float(lrmf.lambda_lineage), float(lrmf.reg)
+    inner = rows < nf
+    rows, cols, vals = rows[inner], cols[inner], vals[inner]
+    to_free = cols < nf
+    a_ff = np.zeros((nf, nf))
+    np.add.at(a_ff, (rows[to_free], cols[to_free]), vals[to_free])
+    system = np.diag(lam * np.bincount(rows, weights=vals, minlength=nf) + reg) - lam * a_ff
+    row = np.linalg.solve(system.T, np.eye(nf)[0])
+    weights = np.bincount(cols[~to_free] - nf, weights=lam * vals[~to_free] * row[rows[~to_free]],
+                          minlength=len(local.anchors))
+    return {a: w / weights.sum() for a, w in zip(local.anchors, weights) if w > 0}
+
+
+@pytest.mark.parametrize("model", ["alpha/ft-5", "alpha/ft-2", "alpha/merge", "beta/ft-3", "plan/merge"])
+def test_one_walk_and_one_solve_give_the_two_solve_numbers(predictor, model):
+    if model == "plan/merge":
+        edges = [parse_parent("alpha/base:merge:0.5", model), parse_parent("beta/base:merge:0.7", model)]
+        pred = predictor.predict_edges(model, edges)
+        lineage = Lineage(predictor.graph, LineageGraph(edges, nodes=[model]), hide=model)
+    else:
+        pred = predictor.predict(model, offline=True)
+        lineage = Lineage(predictor.graph)
+    lrmf = predictor.lrmf
+    local = local_system(model, lineage, predictor._observed, lrmf.node_index_)
+    proba = lrmf.fold_in_proba(local.graph, [local.target])  # its own walk and solve
+    expected = predictor._benchmark_scores(proba)
+    np.testing.assert_allclose([iv.mean for iv in pred.predicted.values()], expected, rtol=0, atol=1e-9)
+    reference = _two_solve_drivers(local, lrmf)
+    top = sorted(reference.items(), key=lambda kv: -kv[1])[:5]
+    assert [d.model for d in pred.drivers] == [m for m, _ in top]
+    np.testing.assert_allclose([d.influence for d in pred.drivers], [w for _, w in top], rtol=0, atol=1e-9)

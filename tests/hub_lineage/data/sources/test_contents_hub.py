@@ -61,3 +61,9 @@ def test_pull_without_parquet_files_says_so(hub):
     hub.server.add_dataset(CONTENTS_DATASET, {"README.md": "# no table here\n"})
     with Store() as store, pytest.raises(RepoNotFoundError, match="open-llm-leaderboard/contents"):
         pull_leaderboard(store, HubClient(hub.api, max_retries=0))
+
+
+def test_pull_from_a_hub_without_the_contents_dataset_names_it(hub):
+    with Store() as store, pytest.raises(RepoNotFoundError, match="Dataset 'open-llm-leaderboard/contents' was not "
+                                                                  "found on the Hub at http://127.0.0.1"):
+        pull_leaderboard(store, HubClient(hub.api, max_retries=0))

@@ -9,9 +9,10 @@ import pytest
 
 from hub_lineage.errors import DataFormatError, DataWarning, GatedRepoError, HubUnavailableError, RepoNotFoundError
 from hub_lineage.data.sources import details_hub
-from hub_lineage.data.sources.lm_eval import doc_hash, prompt_of, read_output, read_samples_file, sha256
+from hub_lineage.data.sources.lm_eval import doc_hash, prompt_of, read_output, read_samples_file
 from hub_lineage.data.sources.sample_lines import SampleLine
 from hub_lineage.data.store.database import Store
+from hub_lineage.data.store.ingest import ingest_paths
 from lm_eval_outputs import DATE, DETAILS, details_dataset_files, lm_eval_sample
 
 def slow_fields(record: dict, metric: str) -> tuple:
@@ -83,8 +84,8 @@ def test_parquet_details_file(tmp_path: Path) -> None:
     assert run.doc_hashes == [r["doc_hash"] for r in records]
     assert run.prompts[1] == "Few-shot examples...\nQuestion: Q1?\nAnswer:"
     with Store(tmp_path / "s.sqlite") as store:
-        assert store.ingest_paths([folder]).observations_added == 5
-        assert store.ingest_paths([path]).observations_added == 0
+        assert ingest_paths(store, [folder]).observations_added == 5
+        assert ingest_paths(store, [path]).observations_added == 0
     broken = folder / f"samples_leaderboard_bbh_snarks_{DATE}.parquet"
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(DataFormatError, match="not a readable parquet"):
@@ -110,11 +111,11 @@ def test_fetch_details_from_the_hub_and_ingest(hub, tmp_path: Path, monkeypatch)
         f"samples_leaderboard_bbh_navigate_{DATE}.jsonl", f"samples_leaderboard_math_algebra_hard_{DATE}.jsonl"]
     assert not any("README" in p for p in hub.server.paths("GET") if "/resolve/" in p)
     with Store(tmp_path / "s.sqlite") as store:
-        report = store.ingest_paths([folder]).to_json()
+        report = ingest_paths(store, [folder]).to_json()
         assert report["models"] == 1 and report["instances"] == 8 and report["observations_added"] == 8
         assert store.models() == ["org/tiny-model"]
         assert {r["lm_eval_version"] for r in store.runs()} == {"0.4.3"}
-        assert store.ingest_paths([folder]).observations_added == 0
+        assert ingest_paths(store, [folder]).observations_added == 0
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # offline, the earlier download is reused
     with pytest.warns(DataWarning, match="earlier download"):
         assert details_hub.fetch_details(DETAILS, api=hub.api, dest=tmp_path / "dl") == folder

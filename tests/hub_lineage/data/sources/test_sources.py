@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hub_lineage.errors import DataFormatError, DataWarning, LineageWarning
-from hub_lineage.lineage.graph import Relation
+from hub_lineage.lineage.edges import Relation
 from hub_lineage.data.sources import detect, edges, leaderboard, long_csv
 
 RAW = ["IFEval Raw", "BBH Raw", "MATH Lvl 5 Raw", "GPQA Raw", "MUSR Raw", "MMLU-PRO Raw"]

@@ -13,9 +13,10 @@ import numpy as np
 import pytest
 
 from hub_lineage.errors import DataFormatError, StoreError
-from hub_lineage.lineage.graph import Edge, Relation
-from hub_lineage.data.sources.lm_eval import doc_hash, parse_date
+from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.data.sources.lm_eval import doc_hash
 from hub_lineage.data.store.database import Store
+from hub_lineage.data.store.ingest import ingest_paths
 
 from lm_eval_outputs import sample, write_run
 from shared_data import SHARED_DATA as DATA  # noqa: E402  (one place locates the real data)
@@ -37,8 +38,8 @@ def test_contents_and_edges_real_counts_idempotent_and_matrix(tmp_path: Path) ->
         assert store.is_empty()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            first = store.ingest_paths([CONTENTS, EDGES]).to_json()
-            again = store.ingest_paths([CONTENTS, EDGES]).to_json()
+            first = ingest_paths(store, [CONTENTS, EDGES]).to_json()
+            again = ingest_paths(store, [CONTENTS, EDGES]).to_json()
         assert first["models"] == 3753 and first["instances"] == 0
         assert first["observations_added"] == 22518  # 3,753 models (gpt2 included) x 6 benchmarks
         assert first["edges_added"] > 30000
@@ -64,10 +65,10 @@ def test_mmlu_pro_long_csv(tmp_path: Path) -> None:
     need_data()
     files = [DATA / "mmlu_pro_correctness.csv.gz", DATA / "mmlu_pro_questions.csv.gz", DATA / "mmlu_pro_models.csv"]
     with Store(tmp_path / "s.sqlite") as store:
-        report = store.ingest_paths(files).to_json()
+        report = ingest_paths(store, files).to_json()
         assert report["models"] == 29 and report["instances"] == 12032
         assert report["observations_added"] == 347215 and report["edges_added"] >= 3
-        assert store.ingest_paths(files).to_json()["observations_added"] == 0
+        assert ingest_paths(store, files).to_json()["observations_added"] == 0
         matrix = store.to_matrix("instance")
         assert matrix.shape == (29, 12032) and matrix.n_observed == 347215
         assert set(np.unique(matrix.values[matrix.mask])) <= {0.0, 1.0}
@@ -82,9 +83,9 @@ def test_samples_roundtrip_newest_run_wins_and_history_kept(tmp_path: Path) -> N
     new = write_run(tmp_path / "new", "org/model", "leaderboard_bbh_navigate", [1, 1, 1],
                     metric="acc_norm", date="2025-03-01T10-00-00.000000")
     with Store(tmp_path / "s.sqlite") as store:
-        assert store.ingest_paths([new]).to_json()["observations_added"] == 3
+        assert ingest_paths(store, [new]).to_json()["observations_added"] == 3
         # an older run arriving later is kept but does not win
-        late_old = store.ingest_paths([old]).to_json()
+        late_old = ingest_paths(store, [old]).to_json()
         assert late_old["observations_added"] == 0 and late_old["observations_updated"] == 0
         matrix = store.to_matrix("instance")
         assert matrix.values.tolist() == [[1.0, 1.0, 1.0]]
@@ -94,7 +95,7 @@ def test_samples_roundtrip_newest_run_wins_and_history_kept(tmp_path: Path) -> N
         assert len(store.runs("org/model")) == 2
         newest = write_run(tmp_path / "newest", "org/model", "leaderboard_bbh_navigate", [0, 1, 1, 0],
                            metric="acc_norm", date="2025-05-01T10-00-00.000000")
-        report = store.ingest_paths([newest]).to_json()
+        report = ingest_paths(store, [newest]).to_json()
         assert report["observations_added"] == 1 and report["observations_updated"] == 1
         assert store.to_matrix("benchmark").values.tolist() == [[0.5]]
 
@@ -104,10 +105,10 @@ def test_bad_lines_skipped_or_strict_stores_nothing(tmp_path: Path) -> None:
     out = write_run(tmp_path / "o", "org/m", "my_task", [1, 0, None, 1], extra_lines=bad)
     with Store(tmp_path / "s.sqlite") as store:
         with pytest.raises(DataFormatError, match="--strict"):
-            store.ingest_paths([out], strict=True)
+            ingest_paths(store, [out], strict=True)
         assert store.is_empty()
         with pytest.warns(Warning, match="Skipped 3 sample"):
-            report = store.ingest_paths([out]).to_json()
+            report = ingest_paths(store, [out]).to_json()
         assert report["skipped"] == 3 and report["observations_added"] == 3
 
 
@@ -118,7 +119,7 @@ def test_duplicate_docs_non_utf8_and_versions(tmp_path: Path) -> None:
     other = write_run(tmp_path / "p", "org/m2", "my_task", [1, 0], version="0.4.2")
     with Store(tmp_path / "s.sqlite") as store:
         with pytest.warns(Warning):
-            report = store.ingest_paths([out, other]).to_json()
+            report = ingest_paths(store, [out, other]).to_json()
         assert report["skipped"] == 1 and report["observations_added"] == 5 and report["models"] == 2
         assert {r["lm_eval_version"] for r in store.runs()} == {"0.4.13", "0.4.2"}
         texts = store.to_matrix("instance").item_texts
@@ -129,14 +130,14 @@ def test_missing_model_name_and_non_binary(tmp_path: Path) -> None:
     anon = write_run(tmp_path / "a", None, "my_task", [1, 0])
     with Store(tmp_path / "s.sqlite") as store:
         with pytest.raises(DataFormatError, match="--model-id"):
-            store.ingest_paths([anon])
-        assert store.ingest_paths([anon], model_id="org/named").models == 1
+            ingest_paths(store, [anon])
+        assert ingest_paths(store, [anon], model_id="org/named").models == 1
         assert store.models() == ["org/named"]
         frac = write_run(tmp_path / "f", "org/f", "my_task", [0.5, 1])
         with pytest.raises(DataFormatError, match="non-binary"):
-            store.ingest_paths([frac])
+            ingest_paths(store, [frac])
         from hub_lineage.data.sources.lm_eval_metrics import MetricMap
-        report = store.ingest_paths([frac], metrics=MetricMap(non_binary="threshold=0.4"))
+        report = ingest_paths(store, [frac], metrics=MetricMap(non_binary="threshold=0.4"))
         assert report.observations_added == 2
 
 
@@ -167,18 +168,22 @@ def test_corrupted_and_foreign_files_are_refused_untouched(tmp_path: Path) -> No
 CRASH = """
 import os, sys
 from hub_lineage.data.store.database import Store
+from hub_lineage.data.store.ingest import ingest_paths
 store = Store(sys.argv[1])
-def crash(done, total):
-    if done == 2:
-        os._exit(9)  # a hard crash mid-ingest: no cleanup, no rollback code runs
-store.ingest_paths(sys.argv[2:], progress=crash)
+def crash(runs):
+    for done, run in enumerate(runs):
+        if done == 2:
+            os._exit(9)  # a hard crash mid-ingest (two runs written): no cleanup, no rollback code runs
+        yield run
+ingest_paths(store, sys.argv[2:], progress=crash)
 """
 
 CONCURRENT = """
 import sys
 from hub_lineage.data.store.database import Store
+from hub_lineage.data.store.ingest import ingest_paths
 with Store(sys.argv[1]) as store:
-    print(store.ingest_paths(sys.argv[2:]).observations_added)
+    print(ingest_paths(store, sys.argv[2:]).observations_added)
 """
 
 
@@ -186,7 +191,7 @@ def test_crash_mid_ingest_leaves_no_half_run(tmp_path: Path) -> None:
     runs = [write_run(tmp_path / f"r{k}", f"org/m{k}", "my_task", [1, 0, 1]) for k in range(3)]
     db = tmp_path / "s.sqlite"
     with Store(db) as store:
-        store.ingest_paths([runs[0]])
+        ingest_paths(store, [runs[0]])
     proc = subprocess.run([sys.executable, "-c", CRASH, str(db), *map(str, runs[1:]), str(runs[0])],
                           cwd=ROOT, capture_output=True)
     assert proc.returncode == 9, proc.stderr.decode()
@@ -208,19 +213,37 @@ def test_two_concurrent_writers_both_land(tmp_path: Path) -> None:
         assert matrix.shape == (8, 400) and matrix.n_observed == 800
 
 
-def test_a_version_1_store_is_upgraded_in_place_keeping_everything(tmp_path: Path) -> None:
-    import sqlite3
+def test_atomic_blocks_nest_and_an_inner_failure_undoes_only_its_block(tmp_path: Path) -> None:
+    with Store(tmp_path / "s.sqlite") as store:
+        with store.atomic():
+            store.add_edges([Edge("a/kept", "org/base", Relation.FINETUNE)])
+            with pytest.raises(RuntimeError), store.atomic():
+                store.add_edges([Edge("b/undone", "org/base", Relation.FINETUNE)])
+                raise RuntimeError("the inner block fails")
+            assert store.db.in_transaction  # the outer block goes on
+        assert [e.child for e in store.lineage_graph().edges] == ["a/kept"]
+        with pytest.raises(RuntimeError), store.atomic():
+            store.add_edges([Edge("c/undone", "org/base", Relation.FINETUNE)])
+            with store.atomic():
+                store.add_edges([Edge("d/undone", "org/base", Relation.FINETUNE)])
+            raise RuntimeError("the outer block fails after its inner block succeeded")
+        assert [e.child for e in store.lineage_graph().edges] == ["a/kept"]
+        assert not store.db.in_transaction
+        names = {r[0] for r in store.db.execute("SELECT name FROM models")}
+        assert names == {"a/kept", "org/base"}
 
-    db = tmp_path / "s.sqlite"
-    with Store(db) as store:
-        store.add_edges([Edge("me/child", "org/base", Relation.FINETUNE)])
-    con = sqlite3.connect(db)  # make it a schema-1 store: no chat_template column
-    con.execute("ALTER TABLE models DROP COLUMN chat_template")
-    con.execute("UPDATE meta SET value='1' WHERE key='schema_version'")
-    con.commit()
-    con.close()
-    with Store(db) as store:
-        assert dict(store.db.execute("SELECT key, value FROM meta"))["schema_version"] == "2"
-        columns = [r[1] for r in store.db.execute("PRAGMA table_info(models)")]
-        assert "chat_template" in columns
-        assert [(e.child, e.parent) for e in store.lineage_graph().edges] == [("me/child", "org/base")]
+
+def test_an_ingest_failing_after_some_writers_ran_stores_nothing(tmp_path: Path, monkeypatch) -> None:
+    edges = tmp_path / "edges.csv"
+    edges.write_text("child,parent,relation\norg/m,org/base,finetune\n")
+    run = write_run(tmp_path / "r", "org/m", "my_task", [1, 0, 1])
+    with Store(tmp_path / "s.sqlite") as store:
+        def fail(*args, **kwargs):
+            raise RuntimeError("the samples writer fails after the edge writer committed its block")
+
+        monkeypatch.setattr(store, "add_samples", fail)
+        with pytest.raises(RuntimeError):
+            ingest_paths(store, [edges, run])
+        assert store.is_empty() and store.lineage_graph().edges == []
+        monkeypatch.undo()
+        assert ingest_paths(store, [edges, run]).to_json()["edges_added"] == 1

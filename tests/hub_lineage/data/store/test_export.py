@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hub_lineage.errors import InvalidInputError
+from hub_lineage.errors import InvalidInputError, StoreError
 from hub_lineage.data.store.database import Store
+from hub_lineage.data.store.ingest import ingest_paths
 
 from lm_eval_outputs import write_run
 
@@ -22,7 +23,7 @@ def test_store_export_round_trip(tmp_path: Path, fmt: str) -> None:
     new = write_run(tmp_path / "new", "org/m", "leaderboard_bbh_navigate", [0, 0], metric="acc_norm",
                     date="2025-02-01T10-00-00.000000")
     with Store(tmp_path / "s.sqlite") as store:
-        store.ingest_paths([old, new])
+        ingest_paths(store, [old, new])
         newest_run = max(r["id"] for r in store.runs())
         n = store.export(tmp_path / f"out.{fmt}")
         matrix = store.to_matrix("instance")
@@ -58,7 +59,7 @@ def test_export_command_writes_the_store_and_refuses_bad_input(tmp_path: Path, c
     run = write_run(tmp_path / "r", "org/m", "leaderboard_bbh_navigate", [1, 0, 1], metric="acc_norm")
     db = tmp_path / "s.sqlite"
     with Store(db) as store:
-        store.ingest_paths([run])
+        ingest_paths(store, [run])
     code, out, err = run_main(["export", str(tmp_path / "cells.csv"), "--store", str(db)], capsys)
     assert code == 0, err
     assert out.strip() == f"Wrote 3 rows to {tmp_path / 'cells.csv'}."
@@ -68,3 +69,38 @@ def test_export_command_writes_the_store_and_refuses_bad_input(tmp_path: Path, c
     assert code == 0 and len((tmp_path / "none.csv").read_text().splitlines()) == 1
     code, _, err = run_main(["export", str(db), "--store", str(db)], capsys)
     assert code == 2 and "store itself" in err
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_failing_half_way_leaves_the_existing_file_byte_identical(tmp_path: Path, monkeypatch,
+                                                                          fmt: str) -> None:
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow")
+    from hub_lineage.data.store import export as store_export
+
+    run = write_run(tmp_path / "r", "org/m", "leaderboard_bbh_navigate", [1, 0, 1], metric="acc_norm")
+    out = tmp_path / f"cells.{fmt}"
+    out.write_bytes(b"an earlier export\r\nwith CRLF lines\r\n")
+    before = out.read_bytes()
+    real_batches = store_export._export_batches
+
+    def disk_fills_up(*args):
+        yield from real_batches(*args)  # every row is written to the temporary file...
+        raise OSError(28, "No space left on device")  # ...then the disk fills up
+
+    monkeypatch.setattr(store_export, "_export_batches", disk_fills_up)
+    with Store(tmp_path / "s.sqlite") as store:
+        ingest_paths(store, [run])
+        with pytest.raises(StoreError, match="No space left"):
+            store.export(out)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(f".{out.name}")] == []  # no temporary left
+
+
+def test_parquet_export_without_pyarrow_says_so(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # import pyarrow now raises ImportError
+    out = tmp_path / "cells.parquet"
+    with Store(tmp_path / "s.sqlite") as store:
+        with pytest.raises(InvalidInputError, match="Exporting to .*cells.parquet.* needs pyarrow.*pip install pyarrow"):
+            store.export(out)
+    assert not out.exists()

@@ -1,0 +1,71 @@
+"""Options several commands share, defined once: same names, types and defaults everywhere.
+
+Each function returns a click decorator. ``help`` says what the option means for the command at
+hand (a store to fit from, to write to...); the name, the parameter it fills and its default
+never vary. Importing this module costs only click (``hub-lineage predict`` stays light).
+
+\b
+Example:
+    @click.command()
+    @store_option("Store to fit from")
+    @offline_option()
+    @json_option()
+    def fit(store_path: str | None, offline: bool, as_json: bool) -> None: ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+STORE_DEFAULT = "$HUB_LINEAGE_HOME/store.sqlite"
+PREDICTOR_DEFAULT = "$HUB_LINEAGE_HOME/predictor"
+
+
+def store_option(purpose: str = "Store file", *, exists: bool = False) -> Callable[[F], F]:
+    """``--store PATH`` -> ``store_path`` (None: :func:`hub_lineage.paths.default_store_path`).
+
+    ``purpose`` starts the help (``"Store to fit from"``); ``exists`` refuses a missing file.
+    """
+    return click.option("--store", "store_path", type=click.Path(dir_okay=False, exists=exists), default=None,
+                        help=f"{purpose} (default: {STORE_DEFAULT}).")
+
+
+def predictor_option(help: str = f"Fitted predictor directory (default: {PREDICTOR_DEFAULT}).") -> Callable[[F], F]:
+    """``--predictor DIR`` -> ``predictor_dir`` (None: the one ``hub-lineage fit`` saved)."""
+    return click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False), default=None, help=help)
+
+
+def _resolve_offline(ctx: click.Context, param: click.Parameter, value: bool | None) -> bool:
+    from hub_lineage import paths
+
+    return paths.env_offline() if value is None else value
+
+
+def offline_option(help: str = "Do not contact the Hub (also HF_HUB_OFFLINE=1).") -> Callable[[F], F]:
+    """``--offline`` -> ``offline``: True when given, else whether ``HF_HUB_OFFLINE`` asks for it."""
+    return click.option("--offline", is_flag=True, default=None, callback=_resolve_offline, help=help)
+
+
+def json_option(help: str = "Print the JSON contract instead of a table.") -> Callable[[F], F]:
+    """``--json`` -> ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def endpoint_option(
+        help: str = "The Hub's URL (default: $HF_ENDPOINT or https://huggingface.co).") -> Callable[[F], F]:
+    """``--endpoint URL`` -> ``endpoint`` (also ``HF_ENDPOINT``; None: huggingface_hub's default)."""
+    return click.option("--endpoint", envvar="HF_ENDPOINT", default=None, help=help)
+
+
+def metric_options(f: F) -> F:
+    """``--metric TASK=METRIC[,FILTER]`` (repeatable) -> ``metric_rules`` and ``--non-binary`` ->
+    ``non_binary``: how lm-eval samples become 0/1 cells (``MetricMap.from_options``)."""
+    f = click.option("--non-binary", default="refuse", show_default=True,
+                     help="Non-0/1 metric values: refuse, fraction, or threshold=X.")(f)
+    return click.option("--metric", "metric_rules", multiple=True, metavar="TASK=METRIC[,FILTER]",
+                        help="Per-sample metric of an lm-eval task (TASK may be a glob); repeatable.")(f)

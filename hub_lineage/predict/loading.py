@@ -1,0 +1,77 @@
+"""Finding the fitted predictor every predicting command uses, fitting it on first run.
+
+``hub-lineage predict``, ``rank-bases`` and ``card`` fit a predictor from the store when none is
+saved yet (pulling the Open LLM Leaderboard first when the store is empty and the Hub is
+reachable); ``mergekit-preflight`` only loads one (``fit_if_missing=False``). What happens is said
+through ``on_progress`` or, by default, this module's logger at INFO (the CLI prints those lines
+on stderr).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from hub_lineage.errors import NotFittedError
+
+if TYPE_CHECKING:
+    from hub_lineage.data.store.database import Store
+    from hub_lineage.predict.predictor import Predictor
+
+logger = logging.getLogger(__name__)
+
+#: Why nothing can be predicted offline from an empty store, and what to run instead.
+OFFLINE_EMPTY = (
+    "No fitted predictor and the store is empty, and the Hub is not reachable (offline). Ingest local "
+    "data and fit, e.g.\n"
+    "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
+    "../shared/data/hf_lineage_edges_2025-06.csv\n"
+    "  hub-lineage fit")
+
+
+def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.PathLike[str] | None = None,
+                   offline: bool = False, *, fit_if_missing: bool = True,
+                   on_progress: Callable[[str], None] | None = None) -> Predictor:
+    """The predictor saved at ``path`` (default: the one ``hub-lineage fit`` saved).
+
+    With ``fit_if_missing`` and no ``path``, a missing predictor is fitted once from ``store``
+    (default: the store under ``HUB_LINEAGE_HOME``) and saved; an empty store is first filled
+    from the Hub (``open-llm-leaderboard/contents`` and its models' lineage) unless ``offline``.
+
+    Raises
+    ------
+    NotFittedError
+        When no predictor is saved at ``path`` (or, with ``fit_if_missing=False``, at the default
+        place), or the store is empty and ``offline`` (the message says how to ingest and fit).
+    """
+    from hub_lineage.predict.predictor import Predictor
+
+    try:
+        return Predictor.load(path)
+    except NotFittedError:
+        if path is not None or not fit_if_missing:
+            raise
+    say = on_progress or logger.info
+    from hub_lineage.data.store.database import Store
+
+    with Store(store) as db:
+        if db.is_empty():
+            if offline:
+                raise NotFittedError(OFFLINE_EMPTY)
+            say("First run: pulling open-llm-leaderboard/contents and its models' lineage from the Hub into the store.")
+            _pull_leaderboard(db)
+        say("No fitted predictor yet: fitting one from the store (once; `hub-lineage fit` refits).")
+        predictor = Predictor.fit(db)
+    predictor.save()
+    return predictor
+
+
+def _pull_leaderboard(db: Store) -> None:
+    """The first-run pull, with a progress bar over the models whose lineage is resolved."""
+    from huggingface_hub.utils import tqdm  # honours HF_HUB_DISABLE_PROGRESS_BARS
+
+    from hub_lineage.data.sources.contents_hub import pull_leaderboard
+
+    pull_leaderboard(db, progress=lambda models: tqdm(models, desc="Resolving lineage", unit="model"))
