@@ -236,27 +236,20 @@ class LineageGraph:
 
     # -- linear algebra -----------------------------------------------------------------------
 
-    def adjacency(
-        self,
-        index: Mapping[str, int] | Sequence[str],
-        *,
-        relations: Iterable[Relation | str] | None = None,
-        relation_weights: Mapping[str, float] | None = None,
-        collapse_quantized: bool = True,
-    ) -> sp.csr_matrix:
+    def adjacency(self, index: Mapping[str, int] | Sequence[str], **options: Any) -> sp.csr_matrix:
         """Symmetric weighted adjacency ``A`` (n x n, n = len(index)) over the indexed nodes.
 
         ``A[i, j] = relation_weights[relation] * (edge.weight or 1)``, summed over edges between i
         and j in either direction; root edges use ``relation_weights["root"]`` (default 0.5).
         Edges touching nodes outside ``index`` are ignored. With ``collapse_quantized`` a
         quantized child is mapped onto its parent's row when that parent is indexed (same weights,
-        so they are one node), and the quantized edge itself disappears.
+        so they are one node), and the quantized edge itself disappears. ``options`` are those of
+        :meth:`adjacency_entries` (``relations``, ``relation_weights``, ``collapse_quantized``).
         """
         import scipy.sparse as sp
 
         pos = index if isinstance(index, Mapping) else {node: i for i, node in enumerate(index)}
-        rows, cols, vals = self.adjacency_entries(pos, relations=relations, relation_weights=relation_weights,
-                                                  collapse_quantized=collapse_quantized)
+        rows, cols, vals = self.adjacency_entries(pos, **options)
         return sp.csr_matrix((vals, (rows, cols)), shape=(len(pos), len(pos)))
 
     def adjacency_entries(
@@ -309,19 +302,11 @@ class LineageGraph:
         target = self.canonical(node)
         return target if target in pos else node
 
-    def laplacian(
-        self,
-        index: Mapping[str, int] | Sequence[str],
-        *,
-        relations: Iterable[Relation | str] | None = None,
-        relation_weights: Mapping[str, float] | None = None,
-        collapse_quantized: bool = True,
-    ) -> sp.csr_matrix:
+    def laplacian(self, index: Mapping[str, int] | Sequence[str], **options: Any) -> sp.csr_matrix:
         """Graph Laplacian ``L = D - A`` (n x n, symmetric) of :meth:`adjacency` (same options)."""
         import scipy.sparse as sp
 
-        adjacency = self.adjacency(index, relations=relations, relation_weights=relation_weights,
-                                   collapse_quantized=collapse_quantized)
+        adjacency = self.adjacency(index, **options)
         degree = np.asarray(adjacency.sum(axis=1)).ravel()
         return (sp.diags(degree) - adjacency).tocsr()
 

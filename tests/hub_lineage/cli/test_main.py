@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from hub_lineage.cli.main import COMMANDS, cli, main
+from hub_lineage.cli.main import COMMANDS, cli, library_logging, main
 from cli_runner import run_main  # noqa: E402  (tests/ is on sys.path via conftest)
 
 REPO = Path(__file__).resolve().parents[3]
@@ -126,3 +127,15 @@ def test_hf_hub_offline_is_honoured_without_the_flag(hub, capsys, monkeypatch):
     code, _, err = run(["lineage", "org/blend", "--endpoint", hub.url], capsys)
     assert code == 2 and "Offline mode" in err
     assert hub.server.requests == []
+
+
+def test_library_log_records_print_as_stderr_lines_while_a_command_runs(capsys):
+    log = logging.getLogger("hub_lineage.somewhere")
+    with library_logging():
+        log.info("fitting one from the store")
+        log.debug("not shown")
+        log.warning("the cache record is unreadable")
+    log.warning("after the command: Python's own handling again")
+    err = capsys.readouterr().err
+    assert err.startswith("fitting one from the store\nWarning: the cache record is unreadable\n")
+    assert logging.getLogger("hub_lineage").level == logging.NOTSET and not logging.getLogger("hub_lineage").handlers
