@@ -54,6 +54,7 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
         if path is not None or not fit_if_missing:
             raise
     say = on_progress or logger.info
+    from hub_lineage.data.sources.contents_hub import pull_leaderboard
     from hub_lineage.data.store.database import Store
 
     with Store(store) as db:
@@ -61,17 +62,8 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
             if offline:
                 raise NotFittedError(OFFLINE_EMPTY)
             say("First run: pulling open-llm-leaderboard/contents and its models' lineage from the Hub into the store.")
-            _pull_leaderboard(db)
+            pull_leaderboard(db)
         say("No fitted predictor yet: fitting one from the store (once; `hub-lineage fit` refits).")
         predictor = Predictor.fit(db)
     predictor.save()
     return predictor
-
-
-def _pull_leaderboard(db: Store) -> None:
-    """The first-run pull, with a progress bar over the models whose lineage is resolved."""
-    from huggingface_hub.utils import tqdm  # honours HF_HUB_DISABLE_PROGRESS_BARS
-
-    from hub_lineage.data.sources.contents_hub import pull_leaderboard
-
-    pull_leaderboard(db, progress=lambda models: tqdm(models, desc="Resolving lineage", unit="model"))

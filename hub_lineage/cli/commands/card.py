@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from hub_lineage.cli.options import endpoint_option, offline_option, predictor_option, store_option
 from hub_lineage.errors import InvalidInputError, InvalidRepoIdError
 from hub_lineage.ids import check_repo_id
 
@@ -20,15 +21,12 @@ from hub_lineage.ids import check_repo_id
 @click.option("--push", is_flag=True, help="Commit the new card to the model's Hub repository.")
 @click.option("--create-pr/--no-create-pr", "create_pr", default=True, show_default=True,
               help="With --push: open a pull request (default) or, with --no-create-pr, write to main.")
-@click.option("--offline", is_flag=True, default=None, help="Predict without contacting the Hub (not with --push).")
-@click.option("--predictor", "predictor_dir", type=click.Path(file_okay=False), default=None,
-              help="Fitted predictor directory (default: $HUB_LINEAGE_HOME/predictor).")
-@click.option("--store", "store_path", type=click.Path(dir_okay=False), default=None,
-              help="Store to fit from on first run (default: $HUB_LINEAGE_HOME/store.sqlite).")
-@click.option("--endpoint", envvar="HF_ENDPOINT", default=None,
-              help="The Hub's URL (default: $HF_ENDPOINT or https://huggingface.co).")
+@offline_option("Predict without contacting the Hub (not with --push).")
+@predictor_option()
+@store_option("Store to fit from on first run")
+@endpoint_option()
 def card(target: str, model_id: str | None, out_path: Path | None, push: bool, create_pr: bool,
-         offline: bool | None, predictor_dir: str | None, store_path: str | None, endpoint: str | None) -> None:
+         offline: bool, predictor_dir: str | None, store_path: str | None, endpoint: str | None) -> None:
     """Add predicted benchmark scores to a model card's model-index (verified: false).
 
     TARGET is a README.md file or a Hub repo id. Existing results are kept byte for byte, a
@@ -41,13 +39,11 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, c
       hub-lineage card my-org/my-model --push              # opens a pull request
       hub-lineage card my-org/my-model --push --no-create-pr   # writes to main
     """
-    from hub_lineage import paths
     from hub_lineage.cli.commands.predict import hypothetical_name
     from hub_lineage.files import write_atomic
     from hub_lineage.predict.loading import load_predictor
     from hub_lineage.predict.modelcard import add_predictions
 
-    offline = paths.env_offline() if offline is None else offline
     local = Path(target)
     is_file = local.is_file()
     if not is_file:

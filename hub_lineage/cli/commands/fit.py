@@ -1,25 +1,10 @@
-"""``hub-lineage fit``: train the predictor from the store; and the first-run pull from the Hub."""
+"""``hub-lineage fit``: train the predictor from the store."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import click
 
 from hub_lineage.cli.options import store_option
-
-if TYPE_CHECKING:
-    from hub_lineage.lineage.hub import HubClient
-    from hub_lineage.data.store.database import Store
-
-
-def pull_leaderboard(store: Store, hub: HubClient | None = None) -> None:
-    """The first-run pull (:func:`hub_lineage.data.sources.contents_hub.pull_leaderboard`) with a progress bar."""
-    from huggingface_hub.utils import tqdm
-
-    from hub_lineage.data.sources.contents_hub import pull_leaderboard as pull
-
-    pull(store, hub, progress=lambda models: tqdm(models, desc="Resolving lineage", unit="model"))
 
 
 @click.command("fit")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hub_lineage.cli.options import endpoint_option, offline_option
 from hub_lineage.lineage.render import FORMATS
 
 
@@ -17,13 +18,11 @@ from hub_lineage.lineage.render import FORMATS
 @click.option("--edges", "edge_files", multiple=True, type=click.Path(path_type=Path),
               help="Local edge list CSV (source,target,edge); repeatable. Used offline and where the "
                    "Hub states no parent.")
-@click.option("--offline", is_flag=True, default=None,
-              help="Do not contact the Hub: use the cache and --edges only (also HF_HUB_OFFLINE=1).")
+@offline_option("Do not contact the Hub: use the cache and --edges only (also HF_HUB_OFFLINE=1).")
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Stop after this many generations (default: up to the roots).")
-@click.option("--endpoint", envvar="HF_ENDPOINT", default=None,
-              help="The Hub's URL (default: $HF_ENDPOINT or https://huggingface.co).")
-def lineage(repo_id: str, fmt: str, edge_files: tuple[Path, ...], offline: bool | None,
+@endpoint_option()
+def lineage(repo_id: str, fmt: str, edge_files: tuple[Path, ...], offline: bool,
             depth: int | None, endpoint: str | None) -> None:
     """Show REPO_ID's lineage: parents, grandparents ... to the roots, with relation labels.
 

@@ -38,8 +38,11 @@ def pull_leaderboard(
 ) -> int:
     """Ingest the leaderboard table and its models' lineage into ``store``; return edges added.
 
-    ``progress`` wraps the list of models whose lineage is resolved (e.g. a progress bar).
+    ``progress`` wraps the list of models whose lineage is resolved; by default a
+    ``huggingface_hub`` progress bar (hidden by ``HF_HUB_DISABLE_PROGRESS_BARS``).
     """
+    from huggingface_hub.utils import tqdm
+
     from hub_lineage.lineage.hub import HubClient
 
     client = hub if hub is not None else HubClient()
@@ -60,6 +63,8 @@ def pull_leaderboard(
         ingest_paths(store, local)
     graph = LineageGraph()
     models = store.models()
-    for model in (progress or list)(models):
+    if progress is None:
+        progress = lambda items: tqdm(items, desc="Resolving lineage", unit="model")  # noqa: E731
+    for model in progress(models):
         graph.update(client.resolve(model))
     return store.add_edges(graph.edges)
