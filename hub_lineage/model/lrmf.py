@@ -87,17 +87,19 @@ class LRMF(Estimator):
                  reg: float = 1e-2, biases: bool = False, relation_weights: Mapping[str, float] | None = None,
                  chance: str | None = None, max_iter: int = 100, tol: float = 1e-5,
                  random_state: int | None = None, solver: str = "fast", verbose: bool = False) -> None:
+        # Only stored (the estimator contract): fit validates them, get_params reads them back.
+        # The objective: factors, graph penalties, L2; then the model's shape beyond the paper's formula.
         self.n_factors = n_factors
         self.lambda_lineage = lambda_lineage
         self.lambda_instance = lambda_instance
-        self.reg = reg
-        self.biases = biases
         self.relation_weights = relation_weights
-        self.chance = chance
+        self.reg = reg
+        self.biases, self.chance = biases, chance
+        # The solver.
+        self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
-        self.solver = solver
         self.verbose = verbose
 
     # -- fitting ------------------------------------------------------------------------------
