@@ -16,10 +16,8 @@ import math
 import operator
 import os
 import re
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hub_lineage.errors import InvalidInputError, NoLineageError

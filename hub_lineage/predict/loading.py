@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from hub_lineage.errors import NotFittedError
 
 if TYPE_CHECKING:
-    from hub_lineage.data.store.database import Store
     from hub_lineage.predict.predictor import Predictor
 
 logger = logging.getLogger(__name__)
