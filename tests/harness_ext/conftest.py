@@ -36,6 +36,21 @@ metadata:
 """
 
 
+#: A 40-question task: "What is K plus one?" with the right answer at a rotating position.
+QUESTIONS_40 = [(f"What is {k} plus one?", [str(k + 1 + (j - k % 3) % 3) for j in range(3)], k % 3)
+                for k in range(40)]
+
+
+def write_task(folder: Path, name: str, questions: list[tuple[str, list[str], int]]) -> Path:
+    """A local multiple-choice lm-eval task ``name`` (YAML + JSONL data) in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    data = folder / f"{name}.jsonl"
+    data.write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n"
+                            for q, c, a in questions), encoding="utf-8")
+    (folder / f"{name}.yaml").write_text(TASK_YAML.replace("tiny_qa", name, 1).format(data=data), encoding="utf-8")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama", seed=0)
@@ -43,12 +58,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def task_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("tasks")
-    data = folder / "tiny_qa.jsonl"
-    data.write_text("".join(json.dumps({"question": q, "choices": c, "answer": a}) + "\n"
-                            for q, c, a in QUESTIONS), encoding="utf-8")
-    (folder / "tiny_qa.yaml").write_text(TASK_YAML.format(data=data), encoding="utf-8")
-    return folder
+    return write_task(tmp_path_factory.mktemp("tasks"), "tiny_qa", QUESTIONS)
+
+
+@pytest.fixture(scope="session")
+def task_dir_40(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``qa40``, a 40-question local task."""
+    return write_task(tmp_path_factory.mktemp("tasks40"), "qa40", QUESTIONS_40)
 
 
 @pytest.fixture
