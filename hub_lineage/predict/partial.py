@@ -63,11 +63,11 @@ def estimate_from_items(store: Store, model_id: str, benchmark: str, *, predicto
         When the store holds no answer of ``model_id`` for ``benchmark``.
     """
     matrix = store.to_matrix("instance", benchmarks=[benchmark], models=[model_id])
-    if model_id not in matrix.model_index:
-        raise NoLineageError(f"The store holds no answers of {model_id!r} for {benchmark!r}: evaluate some first.")
-    row = matrix.values[matrix.model_index[model_id]]
+    row = matrix.values[matrix.model_index[model_id]] if model_id in matrix.model_index else np.empty(0)
     answers = row[~np.isnan(row)].astype(float)
     n = int(answers.size)
+    if n == 0:
+        raise NoLineageError(f"The store holds no answers of {model_id!r} for {benchmark!r}: evaluate some first.")
     total = len(matrix.items) if items is None else int(items)
     if total < n:
         raise InvalidInputError(f"items={total} for {benchmark!r}: the store already holds {n} answers of "

@@ -100,3 +100,27 @@ def test_budget_bad_input_is_one_line(budget_run: dict[str, Any], tiny_model: Pa
     with Store(budget_run["db"]) as store:
         assert len(store.runs("local/tiny")) == 1
         assert len(store.to_matrix("instance", models=["local/tiny"]).items) == 10
+
+
+def test_lm_eval_args_by_lm_eval_names() -> None:
+    """Flags map onto simple_evaluate's arguments as lm-eval's own command line maps them."""
+    from harness_ext.run import LmEvalArgs, parse_samples, parse_seed
+    from hub_lineage.errors import InvalidInputError
+
+    args = LmEvalArgs(tasks=["a,b", "c"], model_args="pretrained=x", trust_remote_code=True, limit=5.0,
+                      batch_size="8", seed="42", apply_chat_template=True)
+    assert args.task_names() == ["a", "b", "c"]
+    assert args.full_model_args() == "pretrained=x,trust_remote_code=True"
+    kwargs = args.evaluate_kwargs()
+    assert kwargs["limit"] == 5 and isinstance(kwargs["limit"], int) and kwargs["batch_size"] == 8
+    assert kwargs["random_seed"] == kwargs["fewshot_random_seed"] == 42 and kwargs["fewshot_as_multiturn"] is True
+    assert LmEvalArgs(tasks=["a"], limit=0.5).evaluate_kwargs()["limit"] == 0.5
+    assert parse_seed("0,None,8") == [0, None, 8, 1234]
+    assert parse_samples('{"t": [3, 1]}') == {"t": [1, 3]}
+    for bad in ("x", "1,2"):
+        with pytest.raises(InvalidInputError, match="--seed"):
+            parse_seed(bad)
+    with pytest.raises(InvalidInputError, match="--samples"):
+        parse_samples("[1, 2]")
+    with pytest.raises(InvalidInputError, match="needs --tasks"):
+        LmEvalArgs(tasks=[" , "]).task_names()

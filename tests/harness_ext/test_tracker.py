@@ -28,6 +28,7 @@ def stored_values(store: Store, model: str) -> dict[str, float]:
 
 
 def test_simple_evaluate_with_live_tracker(tiny_model: Path, task_dir: Path, tmp_path: Path, offline: None) -> None:
+    """lm-eval's per-task hook stores each task's samples; lm-eval's own files say the same."""
     from lm_eval import simple_evaluate
     from lm_eval.tasks import TaskManager
 
@@ -39,12 +40,12 @@ def test_simple_evaluate_with_live_tracker(tiny_model: Path, task_dir: Path, tmp
         model="hf", model_args=f"pretrained={tiny_model}", tasks=["tiny_qa"], device="cpu",
         task_manager=TaskManager(include_path=str(task_dir), include_defaults=False),
         log_samples=True, evaluation_tracker=tracker, batch_size=8)
-    samples = results.pop("samples")
-    expected = {f"tiny_qa/{s['doc_hash']}": float(s["acc"]) for s in samples["tiny_qa"]}
-    tracker.save_results_aggregated(results=results, samples=samples)
-    for task in results["configs"]:
-        tracker.save_results_samples(task_name=task, samples=samples[task])
-    assert tracker.report is not None and tracker.report.observations_added == 6
+    expected = {f"tiny_qa/{s['doc_hash']}": float(s["acc"]) for s in results["samples"]["tiny_qa"]}
+    tracker.save_results_aggregated(results=results, samples=results["samples"])
+    with Store(db) as store:
+        assert store.is_empty()  # the aggregated hook stores nothing: samples stream per task
+    tracker.save_results_samples(task_name="tiny_qa", samples=results["samples"]["tiny_qa"])
+    assert tracker.report.observations_added == 6 and tracker.evaluated == {"tiny_qa": list(range(6))}
     with Store(db) as store:
         assert stored_values(store, "test/tiny-llama") == expected
         run = store.runs("test/tiny-llama")[0]
@@ -55,22 +56,23 @@ def test_simple_evaluate_with_live_tracker(tiny_model: Path, task_dir: Path, tmp
         assert again.observations_added == 0 and again.observations_updated == 0
 
 
-def test_hub_lineage_eval_runs_lm_eval_cli_and_records(tiny_model: Path, task_dir: Path, tmp_path: Path,
-                                                       offline: None) -> None:
+def test_hub_lineage_eval_runs_simple_evaluate_and_records(tiny_model: Path, task_dir: Path, tmp_path: Path,
+                                                           offline: None) -> None:
     from hub_lineage.cli.main import cli
 
     db, out = tmp_path / "store.sqlite", tmp_path / "out"
     args = ["eval", "--store", str(db), "--json", "--model", "hf", "--model_args", f"pretrained={tiny_model}",
             "--include_path", str(task_dir), "--tasks", "tiny_qa", "--output_path", str(out),
-            "--device", "cpu", "--batch_size", "8"]
+            "--device", "cpu", "--batch_size", "8", "--seed", "0,1234,1234,1234", "--log_samples"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    counts = json.loads(result.output.strip().splitlines()[-1])
-    assert counts["observations_added"] == 6 and counts["models"] == 1
+    counts = json.loads(result.stdout)
+    assert counts["observations_added"] == 6 and counts["models"] == 1 and counts["model"] == str(tiny_model)
     assert "local model has no Hub lineage" in counts["lineage"]
     expected = written_values(out)
     assert len(expected) == 6
+    assert len(list(out.rglob("results_*.json"))) == 1  # lm-eval's own files, where lm-eval puts them
     with Store(db) as store:
         assert stored_values(store, str(tiny_model)) == expected
         again = CliRunner().invoke(cli, ["ingest", str(out), "--store", str(db), "--json"])
-        assert json.loads(again.output)["observations_added"] == 0
+        assert json.loads(again.stdout)["observations_added"] == 0
