@@ -67,6 +67,7 @@ class StoreTracker(EvaluationTracker):
         self.report = IngestReport()
         self.evaluated: dict[str, list[int]] = {}
         self._results: dict[str, Any] = {}
+        self._models: set[str] = set()
 
     @property
     def model_name(self) -> str:
@@ -102,6 +103,8 @@ class StoreTracker(EvaluationTracker):
         store = self.store if isinstance(self.store, Store) else Store(self.store)
         try:
             store.add_samples([run], self.report)
+            self._models.add(run.model)
+            self.report.models = len(self._models)  # add_samples counts per call; this is per tracker
         finally:
             if store is not self.store:
                 store.close()
