@@ -73,7 +73,8 @@ class LmEvalArgs:
     def evaluate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of ``simple_evaluate`` (model, tasks and samples excluded)."""
         kwargs: dict[str, Any] = {
-            "num_fewshot": self.num_fewshot, "device": self.device, "max_batch_size": self.max_batch_size,
+            # lm-eval's CLI default: HFLM takes cuda:0 when there is one, else falls back to the CPU
+            "num_fewshot": self.num_fewshot, "device": self.device or "cuda:0", "max_batch_size": self.max_batch_size,
             "use_cache": self.use_cache, "limit": _limit(self.limit), "write_out": self.write_out,
             "system_instruction": self.system_instruction, "apply_chat_template": self.apply_chat_template,
             "gen_kwargs": self.gen_kwargs, "confirm_run_unsafe_code": self.confirm_run_unsafe_code,

@@ -16,7 +16,7 @@ from hub_lineage.data.store.database import Store
 
 @pytest.fixture(scope="module")
 def budget_run(tiny_model: Path, task_dir_40: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One budgeted eval (the issue's command, plus --store/--output_path/--budget-seed), shared."""
+    """One budgeted eval (issue 11's command, plus --store/--output_path/--budget-seed), shared."""
     from hub_lineage.cli.main import cli
 
     tmp = tmp_path_factory.mktemp("budget")
@@ -28,8 +28,7 @@ def budget_run(tiny_model: Path, task_dir_40: Path, tmp_path_factory: pytest.Tem
         env.setenv("HF_HOME", str(tmp / "hf_home"))
         args = ["eval", "--model", "hf", "--model_args", f"pretrained={tiny_model}", "--tasks", "qa40",
                 "--include_path", str(task_dir_40), "--model-id", "local/tiny", "--budget", "10", "--json",
-                "--store", str(db), "--output_path", str(out), "--budget-seed", "7", "--device", "cpu",
-                "--batch_size", "8"]
+                "--store", str(db), "--output_path", str(out), "--budget-seed", "7"]  # no --device: lm-eval picks
         result = CliRunner().invoke(cli, args, catch_exceptions=False)
         exported = tmp / "out.csv"
         export = CliRunner().invoke(cli, ["export", str(exported), "--model", "local/tiny", "--store", str(db)])

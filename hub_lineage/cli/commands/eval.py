@@ -28,7 +28,7 @@ LM_EVAL_OPTIONS: list[Callable[[Any], Any]] = [
     click.option("--log_samples", is_flag=True, help="Accepted for lm-eval compatibility: always on."),
     click.option("--batch_size", default=None, help="Batch size: an integer, auto or auto:N."),
     click.option("--max_batch_size", default=None, type=int, help="Largest batch size with --batch_size auto."),
-    click.option("--device", default=None, help="Device (cpu, cuda, cuda:0, mps)."),
+    click.option("--device", default=None, help="Device (cpu, cuda, cuda:0, mps; default: cuda:0 if present, else cpu)."),
     click.option("--num_fewshot", default=None, type=int, help="Few-shot examples in the context."),
     click.option("--seed", default=None, metavar="S|P,N,T,F",
                  help="lm-eval's seeds: one for all, or python,numpy,torch,fewshot."),
