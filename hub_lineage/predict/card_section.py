@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from hub_lineage.predict.front_matter import YAML_BLOCK, content_end, line_after, load_front_matter
+
 if TYPE_CHECKING:
     from hub_lineage.predict.prediction import Prediction
 
@@ -97,18 +99,16 @@ def write_section(card_text: str, prediction: Prediction, *, predictor_version: 
 
     Raises :class:`~hub_lineage.errors.DataFormatError` when the front matter is not a YAML mapping.
     """
-    from hub_lineage.predict.modelcard import _YAML_BLOCK, _content_end, _line_after, _load_front_matter
-
     crlf = card_text[:card_text.find("\n") + 1].endswith("\r\n")  # a CRLF card stays CRLF
     work = card_text.replace("\r\n", "\n") if crlf else card_text
-    match = _YAML_BLOCK.search(work)
+    match = YAML_BLOCK.search(work)
     front = match.group(2) if match else ""
-    data = _load_front_matter(front)
+    data = load_front_matter(front)
     if FRONT_MATTER_KEY in data:  # cut the old key out by its node positions
         root = yaml.compose(front, Loader=yaml.SafeLoader)
         key, value = next((k, v) for k, v in root.value if k.value == FRONT_MATTER_KEY)
         start = front.rfind("\n", 0, key.start_mark.index) + 1
-        front = front[:start] + front[_line_after(front, _content_end(value)):]
+        front = front[:start] + front[line_after(front, content_end(value)):]
     value = front_matter_value(prediction, predictor_version=predictor_version, predictor_date=predictor_date)
     block = yaml.safe_dump({FRONT_MATTER_KEY: value}, sort_keys=False, default_flow_style=None,
                            allow_unicode=True, width=1000).rstrip("\n")

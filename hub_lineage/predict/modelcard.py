@@ -17,21 +17,21 @@ quoting and drop comments, which would "change existing results" in the eyes of 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hub_lineage.errors import DataFormatError
+from hub_lineage.predict.front_matter import YAML_BLOCK as _YAML_BLOCK
+from hub_lineage.predict.front_matter import content_end as _content_end
+from hub_lineage.predict.front_matter import line_after as _line_after
+from hub_lineage.predict.front_matter import load_front_matter as _load_front_matter
 
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult
 
     from hub_lineage.predict.prediction import Prediction
-
-#: The front-matter pattern huggingface_hub itself uses (``huggingface_hub.repocard``).
-_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
 #: Start of the source name of every entry hub-lineage writes; how a second run recognises them.
 SOURCE_PREFIX = "Lineage prediction by hub-lineage"
@@ -135,22 +135,6 @@ def add_predictions(card_text: str, prediction: Prediction, *, model_name: str, 
     return card_text[:start] + new_front + card_text[end:]
 
 
-def _load_front_matter(front: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(front) if front.strip() else {}
-    except yaml.YAMLError as exc:
-        raise DataFormatError(f"The model card's YAML front matter is malformed: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DataFormatError(
-            f"The model card's YAML front matter must be a mapping of keys, not a {type(data).__name__}.")
-    index = data.get("model-index")
-    if index is not None and not isinstance(index, list):
-        raise DataFormatError("The model card's 'model-index' must be a list of {name, results} entries.")
-    return data
-
-
 def _predicted_datasets(model_index: Any) -> Iterable[str]:
     """Dataset types that already carry a hub-lineage prediction."""
     for entry in model_index or ():
@@ -235,22 +219,6 @@ def _append_items(front: str, seq: yaml.SequenceNode, items: list[dict[str, Any]
         return front[:pos] + sep + ", ".join(json.dumps(i) for i in items) + front[pos:]
     pos = _line_after(front, _content_end(seq))
     return front[:pos] + _ensure_newline(front, pos) + _dump(items, seq.start_mark.column).rstrip("\n") + _tail(front, pos)
-
-
-def _content_end(node: yaml.Node) -> yaml.Mark:
-    """Where the last real content of a block node ends (its own end_mark runs past comments)."""
-    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style and node.value:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, yaml.MappingNode) else last
-    return node.end_mark
-
-
-def _line_after(front: str, mark: yaml.Mark) -> int:
-    """Index of the start of the line after ``mark`` (or ``mark`` itself at a line start)."""
-    if mark.column == 0:
-        return mark.index
-    nl = front.find("\n", mark.index)
-    return len(front) if nl < 0 else nl + 1
 
 
 def _ensure_newline(front: str, pos: int) -> str:
