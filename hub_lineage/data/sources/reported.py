@@ -117,22 +117,28 @@ def from_model_index(model: str, card_data: Mapping[str, Any] | None) -> list[Re
 
 
 def parse_entries(data: list[dict[str, Any]]) -> list[Any]:
-    """``.eval_results`` entries as huggingface_hub's ``EvalResultEntry`` (or a stand-in with the same
-    fields where the installed huggingface_hub predates the format)."""
+    """``.eval_results`` entries as huggingface_hub's ``EvalResultEntry``, parsed by huggingface_hub
+    itself where the installed version has the format, else by :func:`parse_entries_fallback`."""
     try:
-        from huggingface_hub._eval_results import parse_eval_result_entries
-    except ImportError:  # older huggingface_hub: read the same spec ourselves
-        from types import SimpleNamespace
-
-        out = []
-        for item in data:
-            body, source = item.get("data", item), (item.get("data", item).get("source") or {})
-            dataset = body.get("dataset") or {}
-            out.append(SimpleNamespace(dataset_id=dataset.get("id"), task_id=dataset.get("task_id"),
-                                       value=body.get("value"), source_name=source.get("name"),
-                                       source_url=source.get("url")))
-        return out
+        from huggingface_hub import parse_eval_result_entries
+    except ImportError:  # huggingface_hub older than the .eval_results format
+        return parse_entries_fallback(data)
     return parse_eval_result_entries(data)
+
+
+def parse_entries_fallback(data: list[dict[str, Any]]) -> list[Any]:
+    """The same spec read without huggingface_hub's parser: objects with the fields we use."""
+    from types import SimpleNamespace
+
+    out = []
+    for item in data:
+        if "error" in item:  # a file the Hub failed to validate
+            continue
+        body = item.get("data", item)
+        dataset, source = body["dataset"], body.get("source") or {}
+        out.append(SimpleNamespace(dataset_id=dataset["id"], task_id=dataset["task_id"], value=body["value"],
+                                   source_name=source.get("name"), source_url=source.get("url")))
+    return out
 
 
 def from_eval_results(model: str, files: Mapping[str, Any]) -> list[ReportedScore]:

@@ -69,3 +69,19 @@ def test_conflicting_values_are_dropped_and_repeats_collapse():
 def test_unreadable_values_are_skipped(value):
     card = {"model-index": [{"name": "o/m", "results": [_result("Idavidrein/gpqa", "acc_norm", value)]}]}
     assert from_model_index("o/m", card) == []
+
+
+def test_fallback_parser_reads_what_huggingface_hubs_parser_reads():
+    """Older huggingface_hub versions lack the .eval_results parser: ours gives the same fields."""
+    from huggingface_hub import parse_eval_result_entries
+
+    from hub_lineage.data.sources.reported import parse_entries_fallback
+
+    data = [{"dataset": {"id": "Idavidrein/gpqa", "task_id": "leaderboard_gpqa"}, "value": 0.3,
+             "source": {"url": LB_URL, "name": "Open LLM Leaderboard"}},
+            {"data": {"dataset": {"id": "cais/hle", "task_id": "default"}, "value": 20.9}},
+            {"error": "invalid", "filename": "bad.yaml"}]
+    fields = ("dataset_id", "task_id", "value", "source_name", "source_url")
+    ours = [tuple(getattr(e, f) for f in fields) for e in parse_entries_fallback(data)]
+    theirs = [tuple(getattr(e, f) for f in fields) for e in parse_eval_result_entries(data)]
+    assert ours == theirs and len(ours) == 2
