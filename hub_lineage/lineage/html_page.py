@@ -26,7 +26,7 @@ BOX_W, BOX_H, GAP_X, GAP_Y = 230, 46, 30, 70
 def _layout(graph: LineageGraph, model: str) -> dict[str, tuple[int, int]]:
     """Node -> (x, y) of its box: generation rows (the roots on top, ``model`` at the bottom)."""
     data = lineage_json(graph, model)
-    depth = {model: 0, **graph.ancestors(model)}
+    depth = _generations(graph, model, data["nodes"])
     deepest = max(depth.values())
     rows: dict[int, list[str]] = {}
     for node in data["nodes"]:
@@ -39,6 +39,22 @@ def _layout(graph: LineageGraph, model: str) -> dict[str, tuple[int, int]]:
         for i, node in enumerate(nodes):
             out[node] = (offset + i * (BOX_W + GAP_X) + GAP_X // 2, (deepest - d) * (BOX_H + GAP_Y) + 10)
     return out
+
+
+def _generations(graph: LineageGraph, model: str, nodes: list[str]) -> dict[str, int]:
+    """Longest path from ``model`` to each ancestor, so every parent sits strictly above its children
+    (a merge of a model and its own parent would otherwise put both in one row)."""
+    depth = dict.fromkeys(nodes, 0)
+    for _ in range(len(nodes)):  # relax until stable: at most len(nodes) rounds in a DAG
+        changed = False
+        for node in nodes:
+            for edge in graph.parents(node):
+                if edge.parent in depth and depth[edge.parent] < depth[node] + 1:
+                    depth[edge.parent] = depth[node] + 1
+                    changed = True
+        if not changed:
+            break
+    return depth
 
 
 def _short(text: str, n: int = 34) -> str:

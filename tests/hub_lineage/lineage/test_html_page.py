@@ -108,3 +108,15 @@ def test_page_renders_in_a_real_headless_browser(page, tmp_path):
     with Image.open(shot) as image:  # something was drawn: not one flat colour
         colours = image.convert("RGB").getcolors(maxcolors=1 << 16)
         assert colours is None or len(colours) > 20
+
+
+def test_every_parent_is_drawn_above_its_children():
+    from hub_lineage.lineage.html_page import _layout
+
+    # a merge of a model with its own parent: the parent must still get a row of its own
+    graph = LineageGraph([Edge("m/merge", "a/ft", Relation.MERGE, 0.5), Edge("m/merge", "a/base", Relation.MERGE, 0.5),
+                          Edge("a/ft", "a/base", Relation.FINETUNE)])
+    pos = _layout(graph, "m/merge")
+    assert pos["a/base"][1] < pos["a/ft"][1] < pos["m/merge"][1]
+    boxes = sorted(pos.values())
+    assert len(set(boxes)) == len(boxes)  # no two boxes on the same spot
