@@ -51,3 +51,20 @@ def benchmark_of_task(task: str) -> str:
         if task == bench.task_prefix or task.startswith(bench.task_prefix + "_"):
             return bench.key
     return task
+
+
+def leaderboard_normalised(key: str, accuracy: float) -> float:
+    """An accuracy in [0, 1] on the Open LLM Leaderboard's normalised 0-100 scale.
+
+    The leaderboard rescales so random guessing scores 0: ``100 * (acc - chance) / (1 - chance)``,
+    clipped at 0. It does so per subtask for BBH and MuSR; with their mean chance level this is
+    close but not exact for those two.
+    """
+    chance = BY_KEY[key].chance
+    return max(0.0, 100.0 * (accuracy - chance) / (1.0 - chance))
+
+
+def accuracy_from_normalised(key: str, score: float) -> float:
+    """The inverse of :func:`leaderboard_normalised` (a score of 0 maps to chance)."""
+    chance = BY_KEY[key].chance
+    return chance + (1.0 - chance) * score / 100.0

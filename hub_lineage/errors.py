@@ -52,6 +52,10 @@ class StoreError(HubLineageError, OSError):
     """The training-matrix store is corrupted, foreign, or locked."""
 
 
+class MissingDependencyError(HubLineageError, ImportError):
+    """An optional dependency is not installed; the message names the extra that provides it."""
+
+
 class LineageWarning(UserWarning):
     """Lineage metadata was repaired: a self-loop or cycle broken, an unknown relation mapped."""
 

@@ -55,6 +55,7 @@ def run_merge(
     *,
     predictor_version: str,
     options: Mapping[str, Any] | None = None,
+    predictor_date: str | None = None,
 ) -> Path:
     """Run mergekit as ``mergekit-yaml RECIPE OUT_DIR`` would, then add the predictions to its README.
 
@@ -72,19 +73,24 @@ def run_merge(
     merge_options.apply_global_options()
     out = Path(out_dir)
     mergekit_run_merge(config, str(out), options=merge_options, config_source=result.recipe.text)
-    write_card(out / "README.md", result, predictor_version=predictor_version)
+    write_card(out / "README.md", result, predictor_version=predictor_version, predictor_date=predictor_date)
     return out
 
 
-def write_card(readme: Path, result: PreflightResult, *, predictor_version: str) -> None:
-    """Add the predicted scores (``verified: false``) to the merged model's README, keeping mergekit's text."""
+def write_card(readme: Path, result: PreflightResult, *, predictor_version: str,
+               predictor_date: str | None = None) -> None:
+    """Add the predicted scores to the merged model's README (the "Predicted performance" section and
+    ``hub_lineage`` key of ``hub-lineage card``; model-index untouched), keeping mergekit's text."""
+    import time
+
     from hub_lineage.files import write_atomic
-    from hub_lineage.predict.modelcard import add_predictions
+    from hub_lineage.predict.modelcard import update_card
 
     text = readme.read_text(encoding="utf-8") if readme.exists() else ""
     name = readme.parent.name
-    write_atomic(readme, add_predictions(text, result.prediction, model_name=name,
-                                         predictor_version=predictor_version))
+    date = predictor_date or time.strftime("%Y-%m-%d", time.gmtime())  # else: the day it predicted
+    write_atomic(readme, update_card(text, result.prediction, model_name=name, predictor_version=predictor_version,
+                                     predictor_date=date))
 
 
 def validate_with_mergekit(recipe: Recipe) -> Any:

@@ -101,7 +101,10 @@ def preflight_command(
         else:
             from mergekit_hooks.bridge import run_merge
 
-            out = run_merge(chosen, merge_dir, predictor_version=str(predictor.version), options=options)
+            from hub_lineage.predict.card_section import predictor_date
+
+            out = run_merge(chosen, merge_dir, predictor_version=str(predictor.version), options=options,
+                            predictor_date=predictor_date(predictor.meta, getattr(predictor, "path", None)))
             click.echo(f"Merged {chosen.recipe.path} into {out} (README carries the predicted scores).", err=True)
     return 0 if passed else 1
 

@@ -75,6 +75,9 @@ class ProtocolOptions:
     noise: tuple[str, float] | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
     progress: Callable[[str], None] | None = None
+    #: called with (method, seed, {"predicted", "low", "high", "actual": (models, benchmarks) arrays,
+    #: "benchmarks": names}) after each benchmark-level seed (``evaluate --plot`` collects them)
+    record: Callable[[str, int, dict[str, Any]], None] | None = None
 
 
 @dataclass
@@ -188,6 +191,9 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
             if intervals is not None:
                 low[rows], high[rows] = intervals.interval(pred[rows])
         out[method] = metrics.score_table(pred, actual, task.matrix.benchmarks)
+        if opts.record is not None:
+            opts.record(method, seed, {"predicted": pred, "low": low, "high": high, "actual": actual,
+                                       "benchmarks": list(task.matrix.benchmarks)})
         if opts.coverage is not None and not np.isnan(low).all():
             out[method]["coverage"] = metrics.coverage(low, high, actual)
             out[method]["interval_width"] = float(np.nanmean(high - low))

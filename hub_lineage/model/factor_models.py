@@ -110,6 +110,20 @@ class LinearFactors(_FactorEstimator):
         return np.clip(self.mean_[None, :] + x @ self.coef_, 0.0, 1.0)
 
 
+def require_torch(method: str = "ncf") -> Any:
+    """``torch``, or a one-line :class:`MissingDependencyError` naming the ``ncf`` extra."""
+    try:
+        import torch
+    except ImportError:
+        from hub_lineage.errors import MissingDependencyError
+
+        raise MissingDependencyError(
+            f"Method {method!r} (NCF) needs PyTorch, which is not installed: pip install 'hub-lineage[ncf]' "
+            "(the CPU build: pip install torch --index-url https://download.pytorch.org/whl/cpu), "
+            f"or leave {method!r} out of --methods.") from None
+    return torch
+
+
 class NCF(_FactorEstimator):
     """Neural collaborative filtering with model factors (the paper's "NCF with factors").
 
@@ -125,7 +139,7 @@ class NCF(_FactorEstimator):
         self.lr, self.weight_decay, self.random_state = lr, weight_decay, random_state
 
     def _network(self, n_arch: int, n_type: int, n_items: int) -> Any:
-        import torch
+        torch = require_torch()
         from torch import nn
 
         d = self.n_factors
@@ -150,7 +164,7 @@ class NCF(_FactorEstimator):
 
     def fit(self, matrix: ObservationMatrix, model_graph: LineageGraph | None = None,
             instance_graph: Any = None) -> NCF:
-        import torch
+        torch = require_torch()
 
         check_matrix(matrix)
         self.meta_ = dict(matrix.model_meta)

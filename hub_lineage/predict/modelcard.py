@@ -1,8 +1,12 @@
-"""Predicted scores into a model card's ``model-index``, clearly marked as predictions.
+"""Predicted scores into a model card, never passing for results.
 
-The entries are built with huggingface_hub's own :class:`~huggingface_hub.EvalResult` (so the Hub
-reads them like any other result), with ``verified: false`` and a source name saying they are a
-lineage prediction by hub-lineage and which predictor made them.
+:func:`update_card` is the one entry point (``hub-lineage card`` and mergekit-preflight's README
+use it). By default it writes only the body section and ``hub_lineage:`` key of
+:mod:`hub_lineage.predict.card_section`; ``model_index=True`` also adds opt-in ``model-index``
+entries here, built with huggingface_hub's own :class:`~huggingface_hub.EvalResult`, with
+``verified: false``, a source name saying they are predicted, on the scale the dataset's existing
+results use (the leaderboard's normalised 0-100 for its six benchmarks), and only for benchmarks
+that have no real result in the card. ``.eval_results/`` is never written.
 
 The card is edited *minimally*: the new entries are inserted as text at the end of the right YAML
 sequence, located with PyYAML's composer (positions only, nothing constructed), and every other
@@ -13,21 +17,21 @@ quoting and drop comments, which would "change existing results" in the eyes of 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hub_lineage.errors import DataFormatError
+from hub_lineage.predict.front_matter import YAML_BLOCK as _YAML_BLOCK
+from hub_lineage.predict.front_matter import content_end as _content_end
+from hub_lineage.predict.front_matter import line_after as _line_after
+from hub_lineage.predict.front_matter import load_front_matter as _load_front_matter
 
 if TYPE_CHECKING:
     from huggingface_hub import EvalResult
 
     from hub_lineage.predict.prediction import Prediction
-
-#: The front-matter pattern huggingface_hub itself uses (``huggingface_hub.repocard``).
-_YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
 
 #: Start of the source name of every entry hub-lineage writes; how a second run recognises them.
 SOURCE_PREFIX = "Lineage prediction by hub-lineage"
@@ -45,27 +49,55 @@ LEADERBOARD_DATASETS: dict[str, tuple[str, str, int]] = {
 }
 
 
+#: benchmark key -> the leaderboard's metric type in those cards (its values: normalised 0-100).
+LEADERBOARD_METRICS: dict[str, str] = {
+    "ifeval": "inst_level_strict_acc and prompt_level_strict_acc", "bbh": "acc_norm", "math": "exact_match",
+    "gpqa": "acc_norm", "musr": "acc_norm", "mmlu_pro": "acc",
+}
+
+
 def source_name(predictor_version: str) -> str:
     return f"{SOURCE_PREFIX} {predictor_version} (predicted, not evaluated)"
 
 
+def update_card(card_text: str, prediction: Prediction, *, model_name: str, predictor_version: str,
+                predictor_date: str, model_index: bool = False) -> str:
+    """The card with its predicted-performance section and ``hub_lineage`` key (re)written, and with
+    ``model_index=True`` unverified model-index entries for benchmarks without a real result."""
+    from hub_lineage.predict.card_section import write_section
+
+    if model_index:  # first, so that our key stays last in the front matter (what keeps re-runs identical)
+        card_text = add_predictions(card_text, prediction, model_name=model_name, predictor_version=predictor_version)
+    return write_section(card_text, prediction, predictor_version=predictor_version, predictor_date=predictor_date)
+
+
 def prediction_eval_results(prediction: Prediction, *, predictor_version: str) -> list[EvalResult]:
-    """One unverified :class:`EvalResult` per predicted benchmark (accuracy in [0, 1])."""
+    """One unverified :class:`EvalResult` per predicted benchmark: the leaderboard's six on its
+    normalised 0-100 scale (as its results in cards are), any other benchmark as accuracy in [0, 1]."""
     from huggingface_hub import EvalResult  # the card path only; predict never needs it
+
+    from hub_lineage.benchmarks import leaderboard_normalised
 
     level = round(100 * getattr(prediction, "coverage", 0.9))
     out = []
     for bench, interval in prediction.predicted.items():
         name, dtype, shots = LEADERBOARD_DATASETS.get(bench, (bench, bench, None))
+        if bench in LEADERBOARD_DATASETS:
+            scale = lambda x, b=bench: round(leaderboard_normalised(b, float(x)), 2)  # noqa: E731
+            what, metric = "predicted leaderboard-normalised score", LEADERBOARD_METRICS[bench]
+            bounds = f"{scale(interval.low):.2f}-{scale(interval.high):.2f}"
+        else:
+            scale = lambda x: round(float(x), 4)  # noqa: E731
+            what, metric, bounds = "predicted accuracy", "acc", f"{interval.low:.3f}-{interval.high:.3f}"
         out.append(EvalResult(
             task_type="text-generation",
             task_name="Text Generation",
             dataset_type=dtype,
             dataset_name=name,
             dataset_args=None if shots is None else {"num_few_shot": shots},
-            metric_type="acc",
-            metric_name=f"predicted accuracy ({level}% interval {interval.low:.3f}-{interval.high:.3f})",
-            metric_value=round(float(interval.mean), 4),
+            metric_type=metric,
+            metric_name=f"{what} ({level}% interval {bounds})",
+            metric_value=scale(interval.mean),
             verified=False,
             source_name=source_name(predictor_version),
             source_url=SOURCE_URL,
@@ -74,10 +106,11 @@ def prediction_eval_results(prediction: Prediction, *, predictor_version: str) -
 
 
 def add_predictions(card_text: str, prediction: Prediction, *, model_name: str, predictor_version: str) -> str:
-    """Return ``card_text`` with the prediction's scores added to its ``model-index``.
+    """Return ``card_text`` with the prediction's scores added to its ``model-index`` (opt-in).
 
-    Existing entries are kept byte for byte; a benchmark that already has a hub-lineage prediction
-    (of any predictor version) is left alone, so running this twice changes nothing. Raises
+    Existing entries are kept byte for byte; a benchmark that already has a real result or a
+    hub-lineage prediction (of any predictor version) is left alone, so running this twice
+    changes nothing. Raises
     :class:`DataFormatError` when the front matter is not valid YAML or not a mapping.
     """
     from huggingface_hub.repocard_data import eval_results_to_model_index
@@ -86,8 +119,9 @@ def add_predictions(card_text: str, prediction: Prediction, *, model_name: str, 
     front = match.group(2) if match else ""
     data = _load_front_matter(front)
     done = set(_predicted_datasets(data.get("model-index")))
+    real = set(_real_datasets(data.get("model-index")))
     results = [r for r in prediction_eval_results(prediction, predictor_version=predictor_version)
-               if r.dataset_type not in done]
+               if r.dataset_type not in done and r.dataset_type not in real and r.dataset_name not in real]
     if not results:
         return card_text
     entries = eval_results_to_model_index(model_name, results)[0]["results"]
@@ -101,22 +135,6 @@ def add_predictions(card_text: str, prediction: Prediction, *, model_name: str, 
     return card_text[:start] + new_front + card_text[end:]
 
 
-def _load_front_matter(front: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(front) if front.strip() else {}
-    except yaml.YAMLError as exc:
-        raise DataFormatError(f"The model card's YAML front matter is malformed: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise DataFormatError(
-            f"The model card's YAML front matter must be a mapping of keys, not a {type(data).__name__}.")
-    index = data.get("model-index")
-    if index is not None and not isinstance(index, list):
-        raise DataFormatError("The model card's 'model-index' must be a list of {name, results} entries.")
-    return data
-
-
 def _predicted_datasets(model_index: Any) -> Iterable[str]:
     """Dataset types that already carry a hub-lineage prediction."""
     for entry in model_index or ():
@@ -126,6 +144,21 @@ def _predicted_datasets(model_index: Any) -> Iterable[str]:
             source = result.get("source") or {}
             if isinstance(source, dict) and str(source.get("name", "")).startswith(SOURCE_PREFIX):
                 yield str((result.get("dataset") or {}).get("type"))
+
+
+def _real_datasets(model_index: Any) -> Iterable[str]:
+    """Dataset types (and names) that carry a result not written by hub-lineage."""
+    for entry in model_index or ():
+        for result in (entry or {}).get("results") or () if isinstance(entry, dict) else ():
+            dataset = result.get("dataset") if isinstance(result, dict) else None
+            if not isinstance(dataset, dict):
+                continue
+            source = result.get("source") or {}
+            if isinstance(source, dict) and str(source.get("name", "")).startswith(SOURCE_PREFIX):
+                continue
+            for field in ("type", "name"):
+                if dataset.get(field) is not None:
+                    yield str(dataset[field])
 
 
 def _dump(value: Any, dash_column: int) -> str:
@@ -188,22 +221,6 @@ def _append_items(front: str, seq: yaml.SequenceNode, items: list[dict[str, Any]
     return front[:pos] + _ensure_newline(front, pos) + _dump(items, seq.start_mark.column).rstrip("\n") + _tail(front, pos)
 
 
-def _content_end(node: yaml.Node) -> yaml.Mark:
-    """Where the last real content of a block node ends (its own end_mark runs past comments)."""
-    while isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style and node.value:
-        last = node.value[-1]
-        node = last[1] if isinstance(node, yaml.MappingNode) else last
-    return node.end_mark
-
-
-def _line_after(front: str, mark: yaml.Mark) -> int:
-    """Index of the start of the line after ``mark`` (or ``mark`` itself at a line start)."""
-    if mark.column == 0:
-        return mark.index
-    nl = front.find("\n", mark.index)
-    return len(front) if nl < 0 else nl + 1
-
-
 def _ensure_newline(front: str, pos: int) -> str:
     return "\n" if pos > 0 and front[pos - 1] != "\n" else ""
 
@@ -216,7 +233,8 @@ def _scalar_is_empty(node: yaml.Node) -> bool:
     return isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null", "Null", "NULL")
 
 
-def push_card(repo_id: str, card_text: str, *, api: Any, create_pr: bool = True, predictor_version: str = "") -> str:
+def push_card(repo_id: str, card_text: str, *, api: Any, create_pr: bool = True, predictor_version: str = "",
+              model_index: bool = False) -> str:
     """Commit ``card_text`` as the repo's README.md; a pull request unless ``create_pr=False``.
 
     Returns the pull request's (or commit's) URL. Needs a write token (``HF_TOKEN`` or a saved
@@ -234,9 +252,12 @@ def push_card(repo_id: str, card_text: str, *, api: Any, create_pr: bool = True,
             "`hf auth login`. Without --push the updated card is written locally instead.")
     operation = CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card_text.encode("utf-8"))
     message = "Add lineage-predicted scores (hub-lineage" + (f" {predictor_version}" if predictor_version else "") + ")"
-    description = ("Predicted benchmark scores from this model's lineage, added to `model-index` with "
-                   "`verified: false` by hub-lineage (LRMF, arXiv 2504.19811). They are predictions, not "
-                   "evaluations; existing results are unchanged.")
+    where = ("a \"Predicted performance\" section, the `hub_lineage` metadata key and unverified "
+             "(`verified: false`) `model-index` entries for benchmarks without a result") if model_index else (
+             "a \"Predicted performance\" section and the `hub_lineage` metadata key; `model-index` and "
+             "`.eval_results/` are untouched")
+    description = (f"Predicted benchmark scores from this model's lineage by hub-lineage (LRMF, arXiv 2504.19811), "
+                   f"in {where}. They are predictions, not evaluations; existing results are unchanged.")
     # not retried: a commit (or pull request) whose answer was lost may have landed already
     info = hub_call(lambda: api.create_commit(repo_id, [operation], commit_message=message,
                                               commit_description=description, create_pr=create_pr, token=token),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version as _pkg_version
@@ -138,6 +139,7 @@ class Predictor:
             "n_edges": int(compact.child.size),
             "n_calibration": len(eligible) if calibrate else 0,
             "intervals": intervals.to_dict(),
+            "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),  # model cards name the predictor's date
         }
         return cls(lrmf, compact, observed, meta)
 

@@ -18,31 +18,37 @@ from hub_lineage.ids import check_repo_id
                    "card is predicted from the parents it states.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the new card here (default: a local card is updated in place; a Hub card is printed).")
-@click.option("--push", is_flag=True, help="Commit the new card to the model's Hub repository.")
+@click.option("--push", is_flag=True, help="Send the new card to the model's Hub repository (a pull request by default).")
+@click.option("--model-index", "model_index", is_flag=True,
+              help="Also add model-index entries (verified: false, the leaderboard's 0-100 scale, source "
+                   "saying 'predicted') for benchmarks the card has no real result for.")
 @click.option("--create-pr/--no-create-pr", "create_pr", default=True, show_default=True,
               help="With --push: open a pull request (default) or, with --no-create-pr, write to main.")
 @offline_option("Predict without contacting the Hub (not with --push).")
 @predictor_option()
 @store_option("Store to fit from on first run")
 @endpoint_option()
-def card(target: str, model_id: str | None, out_path: Path | None, push: bool, create_pr: bool,
-         offline: bool, predictor_dir: str | None, store_path: str | None, endpoint: str | None) -> None:
-    """Add predicted benchmark scores to a model card's model-index (verified: false).
+def card(target: str, model_id: str | None, out_path: Path | None, push: bool, model_index: bool,
+         create_pr: bool, offline: bool, predictor_dir: str | None, store_path: str | None, endpoint: str | None) -> None:
+    """Add predicted benchmark scores to a model card, marked as predictions.
 
-    TARGET is a README.md file or a Hub repo id. Existing results are kept byte for byte, a
-    benchmark already predicted is left alone (running twice changes nothing), and the entries
-    say they are a lineage prediction by hub-lineage and which predictor made them.
+    TARGET is a README.md file or a Hub repo id. The card gets a "Predicted performance" section
+    (benchmark, predicted score, interval, the relatives it was predicted from, predictor version
+    and date) and a `hub_lineage:` front-matter key; running again replaces both (same predictor:
+    no byte changes). model-index and .eval_results/ are left alone unless --model-index.
 
     \b
     Examples:
       hub-lineage card README.md --model ZeroXClem/Qwen2.5-7B-HomerAnvita-NerdMix --offline
+      hub-lineage card README.md --model my-org/my-model --model-index   # opt-in model-index entries
       hub-lineage card my-org/my-model --push              # opens a pull request
       hub-lineage card my-org/my-model --push --no-create-pr   # writes to main
     """
     from hub_lineage.cli.commands.predict import hypothetical_name
     from hub_lineage.files import write_atomic
     from hub_lineage.predict.loading import load_predictor
-    from hub_lineage.predict.modelcard import add_predictions
+    from hub_lineage.predict.card_section import predictor_date
+    from hub_lineage.predict.modelcard import update_card
 
     local = Path(target)
     is_file = local.is_file()
@@ -61,12 +67,17 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, c
     predictor = load_predictor(predictor_dir, store_path, offline)
     if is_file:
         text = _read(local)
-        if model_id:
-            prediction = predictor.predict(model_id, hub=hub, offline=offline)
-        else:
-            from hub_lineage.lineage.cards import edges_from_card
+        from hub_lineage.errors import NoLineageError
+        from hub_lineage.lineage.cards import edges_from_card
 
-            name = hypothetical_name(None, local.resolve().parent.name)
+        try:
+            prediction = predictor.predict(model_id, hub=hub, offline=offline) if model_id else None
+        except NoLineageError:
+            prediction = None  # a model not on the Hub (yet): the parents its card states
+            if not edges_from_card(local, model_id):
+                raise
+        if prediction is None:
+            name = model_id or hypothetical_name(None, local.resolve().parent.name)
             prediction = predictor.predict_edges(name, edges_from_card(local, name))
     else:
         assert hub is not None or offline
@@ -76,17 +87,19 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, c
         text = client.model_card_text(target)
         prediction = predictor.predict(target, hub=hub, offline=offline)
     name = repo_id or prediction.model
-    new_text = add_predictions(text, prediction, model_name=name, predictor_version=predictor.version)
+    new_text = update_card(text, prediction, model_name=name, predictor_version=predictor.version,
+                           predictor_date=predictor_date(predictor.meta, predictor.path), model_index=model_index)
     changed = new_text != text
     added = len(prediction.predicted) if changed else 0
     if push:
         if not changed:
-            click.echo(f"The card of {repo_id} already carries hub-lineage predictions: nothing to push.")
+            click.echo(f"The card of {repo_id} already carries these hub-lineage predictions: nothing to push.")
             return
         from hub_lineage.predict.modelcard import push_card
 
         assert hub is not None and repo_id is not None
-        url = push_card(repo_id, new_text, api=hub.api, create_pr=create_pr, predictor_version=predictor.version)
+        url = push_card(repo_id, new_text, api=hub.api, create_pr=create_pr, predictor_version=predictor.version,
+                        model_index=model_index)
         what = "Opened a pull request" if create_pr else "Committed to main"
         click.echo(f"{what} adding predicted scores to {repo_id}: {url}")
         return
@@ -96,8 +109,9 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, c
         return
     if changed or destination != local:
         write_atomic(destination, new_text)  # newline="" keeps a CRLF card CRLF
-    click.echo(f"{destination}: " + (f"added predicted scores for {added} benchmark(s) (verified: false)."
-                                     if changed else "already carries hub-lineage predictions; unchanged."))
+    where = "a Predicted performance section" + (" and model-index (verified: false)" if model_index else "")
+    click.echo(f"{destination}: " + (f"wrote predicted scores for {added} benchmark(s) into {where}."
+                                     if changed else "already carries these hub-lineage predictions; unchanged."))
 
 
 def _hub_client(endpoint: str | None):

@@ -34,6 +34,14 @@ def render_table(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _require_torch_for(methods: list[str]) -> None:
+    """NCF needs torch (the ``ncf`` extra): say so in one line before any fit, not as a traceback."""
+    if "ncf" in methods:
+        from hub_lineage.model.factor_models import require_torch
+
+        require_torch("ncf")
+
+
 @click.command("evaluate")
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=True),
               help="Data file (leaderboard contents, edge list, long CSV and its question/model files); repeat.")
@@ -50,9 +58,13 @@ def render_table(data: dict) -> str:
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")
 @json_option()
-@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--quiet", is_flag=True, help="No progress bar on stderr (it shows only on a terminal anyway).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also save FILE.png: predicted vs actual per benchmark and interval coverage "
+                   "(needs matplotlib: pip install 'hub-lineage[plot]').")
 def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, noise: str | None,
-             folds: int, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
+             folds: int, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool,
+             plot_path: str | None) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -76,9 +88,19 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
             get_method(m)
     if coverage < 0 or coverage >= 1:
         raise InvalidInputError(f"--coverage {coverage}: give a level in (0, 1), or 0 for no intervals.")
-    opts = evaluation.ProtocolOptions(
-        n_folds=folds, coverage=coverage or None, tune=not no_tune, noise=parse_noise(noise),
-        progress=None if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
+    from hub_lineage.cli.progress import StepBar
+
+    recorder = None
+    if plot_path is not None:
+        from hub_lineage.evaluation.plots import Recorder, require_matplotlib
+
+        if task_setting.kind == "instance":
+            raise InvalidInputError("--plot draws benchmark-level predictions: use a heterogeneous or "
+                                    "homogeneous:ROOT setting, not instance.")
+        require_matplotlib()  # before the long run, not after it
+        recorder = Recorder()
+    opts = evaluation.ProtocolOptions(n_folds=folds, coverage=coverage or None, tune=not no_tune,
+                                      noise=parse_noise(noise), record=recorder)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repaired cycles in Hub metadata are expected here
         dataset = load_dataset(list(data))
@@ -87,8 +109,22 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
         task.eligible = task.eligible[:limit]
     if task_setting.kind == "instance":
         task.instance_graph = evaluation.instance_graph_for(task, method_list)
-    result = evaluation.evaluate(task, method_list, seeds, opts)
+    names = method_list or list(evaluation.INSTANCE_METHODS if task_setting.kind == "instance"
+                                else evaluation.DEFAULT_METHODS)
+    _require_torch_for(names)
+    steps = seeds * len(names) * (len(task.eligible) if task_setting.kind == "instance"
+                                  else min(folds, max(len(task.eligible), 1)))
+    with StepBar(steps, "Evaluating", disable=True if quiet else None) as bar:
+        opts.progress = bar
+        result = evaluation.evaluate(task, method_list, seeds, opts)
     payload = result.to_json()
+    if plot_path is not None:
+        from hub_lineage.evaluation.plots import plot_evaluation
+
+        assert recorder is not None
+        plot_evaluation(recorder, plot_path, coverage=coverage or None,
+                        title=f"hub-lineage evaluate: {result.setting}, {seeds} seed(s)")
+        click.echo(f"Saved the plots to {plot_path}", err=True)
     if as_json:
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
         return

@@ -31,9 +31,11 @@ def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lin
     from hub_lineage.predict.predictor import Predictor
     from hub_lineage.data.store.database import Store
 
+    from hub_lineage.cli.progress import StepBar
+
     params = {} if lambda_lineage is None else {"lambda_lineage": lambda_lineage}
-    predictor = Predictor.fit(Store(store_path), coverage=coverage, seed=seed,
-                              progress=lambda msg: click.echo(f"  {msg}", err=True), **params)
+    with StepBar(2, "Fitting") as bar:  # the fit, then the interval calibration
+        predictor = Predictor.fit(Store(store_path), coverage=coverage, seed=seed, progress=bar, **params)
     path = predictor.save(out_dir)
     meta = predictor.meta
     click.echo(f"Fitted predictor {predictor.version} on {meta['n_models']} scored models and "

@@ -3,7 +3,10 @@
 ``open-llm-leaderboard/contents`` publishes the same table as the local contents CSV, as parquet
 files. They are downloaded into a temporary directory and ingested like any local contents file;
 then each scored model's ancestors are resolved through :class:`~hub_lineage.lineage.hub.HubClient`
-(cached on disk, so a second pull is cheap) and the edges stored. The downloads use the client's
+(cached on disk, so a second pull is cheap) and the edges stored. The lineage's models without a
+leaderboard score then give their own reported results (model-index, ``.eval_results/``; see
+:mod:`hub_lineage.data.sources.reported_hub`), so relatives that never were on the leaderboard
+count too. The downloads use the client's
 ``HfApi`` and retry policy, and Hub errors become ours through
 :func:`~hub_lineage.lineage.hub_errors.hub_call`.
 """
@@ -67,4 +70,10 @@ def pull_leaderboard(
         progress = lambda items: tqdm(items, desc="Resolving lineage", unit="model")  # noqa: E731
     for model in progress(models):
         graph.update(client.resolve(model))
-    return store.add_edges(graph.edges)
+    added = store.add_edges(graph.edges)
+    from hub_lineage.data.sources.reported_hub import ingest_reported
+
+    unscored = sorted(set(graph.nodes) - set(models))
+    ingest_reported(store, client, unscored, relatives=False, skip_scored=True, must_read=False,
+                    progress=lambda items: tqdm(items, desc="Reading reported results", unit="model"))
+    return added

@@ -26,25 +26,64 @@ def _invoke(args, env=None):
     return CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
 
 
-def test_local_card_twice_keeps_results_and_second_run_changes_nothing(predictor_dir, card_fixtures, tmp_path):
-    original = _card_with_results(card_fixtures)
+ONE_RESULT = """---
+license: mit
+base_model: alpha/base
+model-index:
+- name: my-org/my-model
+  results:
+  - task: {type: text-generation}
+    dataset: {name: BBH (3-Shot), type: BBH, args: {num_few_shot: 3}}
+    metrics:
+    - {type: acc_norm, value: 41.5, name: normalized accuracy}
+    source: {url: https://huggingface.co/spaces/open-llm-leaderboard/open_llm_leaderboard, name: Open LLM Leaderboard}
+---
+# my-model
+"""
+
+
+def test_default_card_adds_the_section_and_leaves_model_index_at_its_one_entry(predictor_dir, tmp_path):
     card = tmp_path / "README.md"
-    card.write_text(original)
-    args = ["card", str(card), "--model", "alpha/ft-3", "--offline", "--predictor", str(predictor_dir)]
+    card.write_text(ONE_RESULT)
+    args = ["card", str(card), "--model", "my-org/my-model", "--offline", "--predictor", str(predictor_dir)]
     first = _invoke(args)
     assert first.exit_code == 0, first.output
-    assert "added predicted scores for 6 benchmark(s)" in first.output
-    once = card.read_bytes()
-    head = original.split("# a comment that must survive\n")[0]
-    assert once.decode().startswith(head)  # existing results byte for byte
-    front = yaml.safe_load(once.decode().split("---\n")[1])
-    results = front["model-index"][0]["results"]
-    assert len(results) == 8
-    predicted = [r for r in results if r.get("source", {}).get("name", "").startswith(SOURCE_PREFIX)]
-    assert len(predicted) == 6 and all(r["metrics"][0]["verified"] is False for r in predicted)
+    assert "wrote predicted scores for 6 benchmark(s) into a Predicted performance section" in first.output
+    once = card.read_text()
+    assert once.startswith(ONE_RESULT.split("---\n# my-model")[0])  # the old front matter, byte for byte
+    front = yaml.safe_load(once.split("---\n")[1])
+    assert front["model-index"] == yaml.safe_load(ONE_RESULT.split("---\n")[1])["model-index"]
+    assert set(front["hub_lineage"]["predictions"]) == {"ifeval", "bbh", "math", "gpqa", "musr", "mmlu_pro"}
+    body = once.split("\n---\n", 1)[1]
+    assert body.startswith("# my-model\n\n<!-- hub-lineage") and "## Predicted performance" in body
+    assert "These are predictions, not evaluations." in body and body.count("| BBH (3-shot) |") == 1
     second = _invoke(args)
     assert second.exit_code == 0 and "unchanged" in second.output
-    assert card.read_bytes() == once
+    assert card.read_text() == once
+
+
+def test_model_index_opt_in_adds_unverified_entries_on_the_leaderboard_scale(predictor_dir, tmp_path):
+    from hub_lineage.benchmarks import leaderboard_normalised
+    from hub_lineage.predict.predictor import Predictor
+
+    card = tmp_path / "README.md"
+    card.write_text(ONE_RESULT)
+    result = _invoke(["card", str(card), "--model", "my-org/my-model", "--model-index", "--offline",
+                      "--predictor", str(predictor_dir)])
+    assert result.exit_code == 0, result.output
+    front = yaml.safe_load(card.read_text().split("---\n")[1])
+    results = front["model-index"][0]["results"]
+    assert results[0]["metrics"][0]["value"] == 41.5  # the real BBH result, kept and not shadowed
+    predicted = [r for r in results if r.get("source", {}).get("name", "").startswith(SOURCE_PREFIX)]
+    assert sorted(r["dataset"]["type"] for r in predicted) == sorted(
+        ["HuggingFaceH4/ifeval", "hendrycks/competition_math", "Idavidrein/gpqa", "TAUR-Lab/MuSR", "TIGER-Lab/MMLU-Pro"])
+    assert all(r["metrics"][0]["verified"] is False and "predicted" in r["source"]["name"] for r in predicted)
+    from hub_lineage.lineage.cards import edges_from_card
+
+    edges = edges_from_card(ONE_RESULT, "my-org/my-model")  # not on the Hub: the card's base_model
+    mean = Predictor.load(predictor_dir).predict_edges("my-org/my-model", edges).predicted["gpqa"].mean
+    gpqa = next(r for r in predicted if r["dataset"]["type"] == "Idavidrein/gpqa")["metrics"][0]["value"]
+    assert gpqa == round(leaderboard_normalised("gpqa", mean), 2) and gpqa > 1  # 0-100, not 0-1
 
 
 def test_malformed_card_is_refused_and_left_untouched(predictor_dir, card_fixtures, tmp_path, capsys):
@@ -76,18 +115,18 @@ def test_push_opens_a_pull_request_with_the_new_readme(predictor_dir, card_fixtu
     arrived = commit.files["README.md"].decode()
     assert arrived.startswith(text.split("# a comment that must survive\n")[0])
     card = yaml.safe_load(arrived.split("---\n")[1])
-    predicted = [r for r in card["model-index"][0]["results"] if "hub-lineage" in r.get("source", {}).get("name", "")]
-    assert len(predicted) == 6 and all(r["metrics"][0]["verified"] is False for r in predicted)
+    assert card["model-index"] == yaml.safe_load(text.split("---\n")[1])["model-index"]  # untouched
+    assert "## Predicted performance" in arrived and set(card["hub_lineage"]["predictions"]) >= {"bbh"}
     assert hub.server.models["alpha/ft-3"].files["README.md"].decode() == text  # main untouched
     # the predictions match what `predict` says for the same model
-    from hub_lineage.predict.modelcard import add_predictions
+    from hub_lineage.lineage.hub import HubClient
+    from hub_lineage.predict.card_section import predictor_date
+    from hub_lineage.predict.modelcard import update_card
     from hub_lineage.predict.predictor import Predictor
 
     predictor = Predictor.load(predictor_dir)
-    from hub_lineage.lineage.hub import HubClient
-
-    expected = add_predictions(text, predictor.predict("alpha/ft-3", hub=HubClient(hub.api)),
-                               model_name="alpha/ft-3", predictor_version=predictor.version)
+    expected = update_card(text, predictor.predict("alpha/ft-3", hub=HubClient(hub.api)), model_name="alpha/ft-3",
+                           predictor_version=predictor.version, predictor_date=predictor_date(predictor.meta, predictor_dir))
     assert arrived == expected
 
 
@@ -98,7 +137,7 @@ def test_push_to_main_only_when_asked(predictor_dir, card_fixtures, hub):
     assert result.exit_code == 0, result.output
     assert not hub.server.commits[-1].create_pr
     on_main = hub.server.models["alpha/ft-3"].files["README.md"].decode()
-    assert on_main != text and SOURCE_PREFIX in on_main
+    assert on_main != text and "## Predicted performance" in on_main
 
 
 def test_push_without_a_token_is_a_clear_error(predictor_dir, card_fixtures, hub, capsys):

@@ -66,3 +66,26 @@ def test_missing_file_and_help(capsys, tmp_path):
     assert code == 2 and "does not exist" in err
     code, out, _ = _run(capsys, "evaluate", "--help")
     assert code == 0 and "Example:" in out and "--setting" in out
+
+
+def test_plot_writes_scatter_and_coverage_png(capsys, data_args, tmp_path):
+    from PIL import Image
+
+    png = tmp_path / "eval.png"
+    code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
+                          "--seeds", "1", "--methods", "mla,mean", "--no-tune", "--limit", "30", "--json",
+                          "--plot", str(png))
+    assert code == 0, err
+    assert json.loads(out)["seeds"] == 1 and f"Saved the plots to {png}" in err
+    with Image.open(png) as image:  # 6 benchmark scatters + the coverage panel: a 4 x 2 grid
+        assert image.format == "PNG" and image.size[0] > image.size[1] > 400
+
+
+def test_ncf_without_torch_is_one_line_naming_the_extra(capsys, data_args, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # what Python does when torch is not installed
+    code, _, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
+                        "--seeds", "1", "--methods", "mla,ncf", "--limit", "10", "--quiet")
+    assert code == 2 and "pip install 'hub-lineage[ncf]'" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
