@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hub_lineage.errors import NotFittedError
+from hub_lineage import paths
+from hub_lineage.errors import HubLineageError, NotFittedError
 
 if TYPE_CHECKING:
     from hub_lineage.predict.predictor import Predictor
@@ -52,6 +54,13 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
     except NotFittedError:
         if path is not None or not fit_if_missing:
             raise
+    except HubLineageError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
+        # a damaged directory (truncated JSON, bad arrays): refitting is the cure, not a traceback
+        where = path if path is not None else paths.default_predictor_dir()
+        raise NotFittedError(f"The predictor in {str(where)!r} is damaged ({type(exc).__name__}: "
+                             f"{str(exc)[:120]}): run `hub-lineage fit` to write a new one.") from None
     say = on_progress or logger.info
     from hub_lineage.data.sources.contents_hub import pull_leaderboard
     from hub_lineage.data.store.database import Store
