@@ -6,7 +6,6 @@ reads the project's own export (``child,parent,relation[,weight]``).
 
 from __future__ import annotations
 
-import csv
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 from hub_lineage.errors import DataFormatError, DataWarning, InvalidInputError
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.data.sources.text import dict_reader, open_text
 
 CRAWL_COLUMNS = ("source", "target", "edge")
 EXPORT_COLUMNS = ("child", "parent", "relation")
@@ -28,12 +28,10 @@ def is_edge_list(header: list[str]) -> bool:
 def iter_edges(path: str | Path) -> Iterator[Edge]:
     """Yield the edges of an edge-list CSV; rows with an unknown relation are skipped with a warning."""
     path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError(f"Edge list {str(path)!r} does not exist.") from None
-    with handle:
-        reader = csv.DictReader(handle)
+    if not path.exists():
+        raise DataFormatError(f"Edge list {str(path)!r} does not exist.")
+    with open_text(path) as handle:
+        reader = dict_reader(handle, path)
         header = reader.fieldnames or []
         if set(CRAWL_COLUMNS) <= set(header):
             child_col, parent_col, rel_col = "target", "source", "edge"

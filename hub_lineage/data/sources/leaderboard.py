@@ -8,7 +8,6 @@ direct parent, so it only links a model to its family when no direct edge is kno
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.data.sources.parquet import pyarrow_for
+from hub_lineage.data.sources.text import dict_reader, open_text
 
 REQUIRED_COLUMNS = ("fullname", *(b.contents_column for b in LEADERBOARD))
 _PRECISION_RANK = {"bfloat16": 0, "float16": 1, "float32": 2}
@@ -69,8 +69,8 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         rows = pyarrow_for(f"reading {path.name!r}").parquet.read_table(path).to_pylist()
         header = list(rows[0]) if rows else []
     else:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
+        with open_text(path) as handle:
+            reader = dict_reader(handle, path)
             header = list(reader.fieldnames or [])
             rows = list(reader)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
