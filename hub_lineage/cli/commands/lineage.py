@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from hub_lineage.cli.options import endpoint_option, offline_option
+from hub_lineage.cli.options import echo_json, endpoint_option, offline_option
 from hub_lineage.lineage.render import FORMATS
 
 
@@ -37,7 +36,7 @@ def lineage(repo_id: str, fmt: str, edge_files: tuple[Path, ...], offline: bool,
 
     graph = lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth, endpoint=endpoint)
     if fmt == "json":
-        click.echo(json.dumps(render.lineage_json(graph, repo_id), indent=2))
+        echo_json(render.lineage_json(graph, repo_id), indent=2)
     elif fmt == "mermaid":
         click.echo(render.render_mermaid(graph, repo_id))
     else:

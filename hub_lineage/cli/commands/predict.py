@@ -6,14 +6,13 @@ prediction as a table. The predictor itself comes from :func:`hub_lineage.predic
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from hub_lineage.cli.options import json_option, offline_option, predictor_option, store_option
+from hub_lineage.cli.options import echo_json, json_option, offline_option, predictor_option, store_option
 from hub_lineage.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -87,7 +86,7 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
     predictor = load_predictor(predictor_dir, store_path, offline)
     prediction = predict_any(predictor, repo_id, card=card, recipe=recipe, parents=parents, offline=offline)
     if as_json:
-        click.echo(json.dumps(prediction.to_json(), indent=2))
+        echo_json(prediction.to_json(), indent=2)
     else:
         click.echo(render(prediction, predictor.version))
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
 
-from hub_lineage.cli.options import json_option, offline_option, predictor_option, store_option
+from hub_lineage.cli.options import echo_json, json_option, offline_option, predictor_option, store_option
 from hub_lineage.errors import InvalidInputError, NoLineageError
 
 if TYPE_CHECKING:
@@ -84,8 +83,8 @@ def rank_bases_command(candidates: tuple[str, ...], benchmark: str, relation: st
     predictor = load_predictor(predictor_dir, store_path, offline)
     ranked, unknown = rank_bases(predictor, list(candidates), benchmark, relation)
     if as_json:
-        click.echo(json.dumps({"benchmark": benchmark, "relation": relation,
-                               "ranking": [r.to_json(benchmark) for r in ranked], "unknown": unknown}, indent=2))
+        echo_json({"benchmark": benchmark, "relation": relation,
+                   "ranking": [r.to_json(benchmark) for r in ranked], "unknown": unknown}, indent=2)
         return
     width = max(len(r.candidate) for r in ranked)
     click.echo(f"Predicted {benchmark} of a model {relation}d from each candidate "
