@@ -11,8 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hub_lineage.errors import DataFormatError, DataWarning, InvalidInputError
+from hub_lineage.ids import is_repo_id
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.weights import check_weight
 from hub_lineage.data.sources.text import dict_reader, open_text
 
 CRAWL_COLUMNS = ("source", "target", "edge")
@@ -47,15 +49,21 @@ def iter_edges(path: str | Path) -> Iterator[Edge]:
             if not child or not parent:
                 bad.append(f"line {line}: empty model id")
                 continue
+            invalid = next((m for m in (parent, child) if not is_repo_id(m)), None)
+            if invalid is not None:  # the one repo-id rule: no 'bad id/x', '../../x' or NUL stored as a model
+                bad.append(f"line {line}: {invalid[:80]!r} is not a valid Hub repo id")
+                continue
             try:
                 relation = Relation.parse(row.get(rel_col) or "")
+                weight = (row.get("weight") or "").strip()
+                w = check_weight(weight, f"line {line}") if weight else None
             except InvalidInputError as exc:
                 bad.append(f"line {line}: {exc}")
                 continue
-            weight = (row.get("weight") or "").strip()
-            yield Edge(child, parent, relation, float(weight) if weight else None)
+            yield Edge(child, parent, relation, w)
         if bad:
-            warnings.warn(f"Skipped {len(bad)} row(s) of {path.name} ({bad[0]}).", DataWarning, stacklevel=2)
+            warnings.warn(DataWarning(f"Skipped {len(bad)} row(s) of {path.name} (first: {bad[0]}).",
+                                      skipped=len(bad)), stacklevel=2)
 
 
 def load_edge_list(path: str | Path) -> LineageGraph:

@@ -66,7 +66,8 @@ def iter_answers(path: str | Path) -> Iterator[tuple[str, str, float]]:
                 continue
             yield model, inst, value
         if skipped:
-            warnings.warn(f"Skipped {skipped} row(s) of {Path(path).name} ({first}).", DataWarning, stacklevel=2)
+            warnings.warn(DataWarning(f"Skipped {skipped} row(s) of {Path(path).name} ({first}).", skipped=skipped),
+                          stacklevel=2)
 
 
 def read_questions(path: str | Path) -> dict[str, tuple[str, str]]:
