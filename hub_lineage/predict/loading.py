@@ -69,9 +69,29 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
         if db.is_empty():
             if offline:
                 raise NotFittedError(OFFLINE_EMPTY)
-            say("First run: pulling open-llm-leaderboard/contents and its models' lineage from the Hub into the store.")
+            endpoint = check_hub_reachable()  # one quick try, not minutes of silent retries
+            say(f"First run: pulling open-llm-leaderboard/contents and its models' lineage from {endpoint} "
+                "into the store.")
             pull_leaderboard(db)
         say("No fitted predictor yet: fitting one from the store (once; `hub-lineage fit` refits).")
         predictor = Predictor.fit(db)
     predictor.save()
     return predictor
+
+
+def check_hub_reachable(timeout_s: float = 5.0) -> str:
+    """The Hub's URL (``HF_ENDPOINT`` or huggingface.co) when it answers at all within ``timeout_s``;
+    else :class:`HubUnavailableError` saying how to work offline."""
+    from huggingface_hub import constants, get_session
+
+    from hub_lineage.errors import HubUnavailableError
+
+    endpoint = constants.ENDPOINT
+    try:
+        get_session().head(endpoint, timeout=timeout_s)
+    except Exception as exc:  # any transport failure (httpx's classes vary by version)
+        raise HubUnavailableError(
+            f"No fitted predictor and the store is empty, and the Hub at {endpoint} could not be reached "
+            f"({type(exc).__name__}). Fix the network or HF_ENDPOINT, or work offline: "
+            + OFFLINE_EMPTY.split("offline). ", 1)[-1]) from None
+    return endpoint
