@@ -50,7 +50,9 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
     from hub_lineage.predict.predictor import Predictor
 
     try:
-        return Predictor.load(path)
+        predictor = Predictor.load(path)
+        _say_if_stale(predictor, store)
+        return predictor
     except NotFittedError:
         if path is not None or not fit_if_missing:
             raise
@@ -95,3 +97,21 @@ def check_hub_reachable(timeout_s: float = 5.0) -> str:
             f"({type(exc).__name__}). Fix the network or HF_ENDPOINT, or work offline: "
             + OFFLINE_EMPTY.split("offline). ", 1)[-1]) from None
     return endpoint
+
+
+def _say_if_stale(predictor: Predictor, store: str | os.PathLike[str] | None) -> None:
+    """Warn when the store was written after the predictor was saved (ingests it has not seen)."""
+    from pathlib import Path
+
+    saved = getattr(predictor, "path", None)
+    db = Path(store) if store is not None else paths.default_store_path()
+    if saved is None or not db.exists():
+        return
+    try:
+        fitted = (Path(saved) / "meta.json").stat().st_mtime
+        written = max(p.stat().st_mtime for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    except OSError:
+        return
+    if written > fitted + 1.0:  # a second of slack: fit writes the predictor right after reading the store
+        logger.warning("The store %s changed after this predictor was fitted: it does not know the latest "
+                       "ingests. Run `hub-lineage fit` to use them.", db)

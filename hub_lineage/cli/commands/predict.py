@@ -36,10 +36,10 @@ def render(prediction: Prediction, version: str) -> str:
     if prediction.drivers:
         width = max(len(d.model) for d in prediction.drivers)
         lines += ["", "Relatives it came from:",
-                  f"  {'model':<{width}}  {'relation':<10} {'hops':>4} {'influence':>9}  scores"]
+                  f"  {'model':<{width}}  {'relation':<11} {'hops':>4} {'influence':>9}  scores"]
         for d in prediction.drivers:
             scores = " ".join(f"{b}={v:.2f}" for b, v in (d.scores or {}).items()) or "-"
-            lines.append(f"  {d.model:<{width}}  {d.relation:<10} {d.hops:>4} {d.influence:>9.2f}  {scores}")
+            lines.append(f"  {d.model:<{width}}  {d.relation:<11} {d.hops:>4} {d.influence:>9.2f}  {scores}")
     return "\n".join(lines)
 
 
