@@ -17,9 +17,9 @@ from hub_lineage.errors import InvalidInputError
 
 EXAMPLES = """\b
 Examples:
-  mergekit-preflight ties_qwen.yml --require bbh>=0.45 --require "ifeval>0.5"
+  mergekit-preflight ties_qwen.yml --require "bbh>=0.45" --require "ifeval>0.5"
   mergekit-preflight a.yml b.yml c.yml --rank-by mean --json
-  mergekit-preflight merge.yml --require bbh>=0.45 --merge ./merged
+  mergekit-preflight merge.yml --require "bbh>=0.45" --merge ./merged
 """
 
 
