@@ -88,7 +88,7 @@ def check_hub_reachable(timeout_s: float = 5.0) -> str:
 
     from hub_lineage.errors import HubUnavailableError
 
-    endpoint = constants.ENDPOINT
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     try:
         get_session().head(endpoint, timeout=timeout_s)
     except Exception as exc:  # any transport failure (httpx's classes vary by version)
