@@ -215,8 +215,9 @@ class Predictor:
         parents = lineage.parents(repo_id)
         if not parents and not lineage.children(repo_id):
             raise NoLineageError(
-                f"No lineage is known for {repo_id!r} (no base_model on its card, and it is not in the "
-                "lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
+                f"No lineage is known for {repo_id!r} ("
+                + ("no base_model on its card" if extra is not None else "offline, its card was not read")
+                + ", and it is not in the lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
                 f"`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md).")
         return self._predict(repo_id, lineage, unknown=[])
 

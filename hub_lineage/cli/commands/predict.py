@@ -103,7 +103,13 @@ def predict_any(predictor: Predictor, repo_id: str | None, *, card: Path | None 
         from hub_lineage.lineage.cards import edges_from_card
 
         name = hypothetical_name(repo_id, card.resolve().parent.name)
-        return predictor.predict_edges(name, edges_from_card(card, name))
+        edges = edges_from_card(card, name)
+        if not edges:  # say why, naming the card file (not the made-up local/... name)
+            from hub_lineage.errors import NoLineageError
+            from hub_lineage.lineage.cards import no_parents_reason
+
+            raise NoLineageError(no_parents_reason(card.read_text(encoding="utf-8", errors="replace"), str(card)) + ".")
+        return predictor.predict_edges(name, edges)
     if recipe is not None:
         from hub_lineage.lineage.recipes import load_recipe
 
