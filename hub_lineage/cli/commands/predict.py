@@ -86,7 +86,7 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
     predictor = load_predictor(predictor_dir, store_path, offline)
     prediction = predict_any(predictor, repo_id, card=card, recipe=recipe, parents=parents, offline=offline)
     if as_json:
-        echo_json(prediction.to_json(), indent=2)
+        echo_json({**prediction.to_json(), "predictor_version": predictor.version}, indent=2)
     else:
         click.echo(render(prediction, predictor.version))
 

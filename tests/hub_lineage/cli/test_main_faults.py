@@ -167,6 +167,7 @@ def test_invalid_json_is_never_printed(tmp_path, capsys):
     code, out, _ = run_main(["predict", "--parent", "alpha/base:merge:1e308", "--parent", "beta/base:merge:1e308",
                              "--json", "--predictor", str(directory)], capsys)
     huge = json.loads(out)  # strict: NaN or Infinity would not parse back the same
+    assert huge["predictor_version"]
     code, out, _ = run_main(["predict", "--parent", "alpha/base:merge:1", "--parent", "beta/base:merge:1",
                              "--json", "--predictor", str(directory)], capsys)
     assert huge["predicted"] == json.loads(out)["predicted"]
