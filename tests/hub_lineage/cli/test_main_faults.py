@@ -172,3 +172,22 @@ def test_invalid_json_is_never_printed(tmp_path, capsys):
                              "--json", "--predictor", str(directory)], capsys)
     assert huge["predicted"] == json.loads(out)["predicted"]
     assert "NaN" not in out and "Infinity" not in out
+
+
+def test_an_unwritable_home_is_not_called_a_corrupted_store(tmp_path, capsys, monkeypatch):
+    home = tmp_path / "home"
+    home.mkdir()
+    if subprocess.run(["chattr", "+i", str(home)], capture_output=True).returncode != 0:
+        home.chmod(0o555)
+    monkeypatch.setenv("HUB_LINEAGE_HOME", str(home))
+    try:
+        import os
+
+        if os.access(home, os.W_OK):
+            pytest.skip("cannot make an unwritable folder here")
+        code, _, err = run_main(["fit"], capsys)
+        line = one_line_error(code, err)
+        assert "not writable" in line and "corrupted" not in line
+    finally:
+        subprocess.run(["chattr", "-i", str(home)], capture_output=True)
+        home.chmod(0o755)
