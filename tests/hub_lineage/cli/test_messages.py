@@ -52,3 +52,14 @@ def test_gated_errors_point_at_the_hub_that_was_asked(hub):
     with pytest.raises(GatedRepoError) as info:
         HubClient(hub.api, backoff_s=0.01, timeout_s=5.0).direct_parents("org/gated-adapter")
     assert f"{hub.url}/org/gated-adapter" in str(info.value) and "huggingface.co" not in str(info.value)
+
+
+def test_a_details_download_says_what_it_waits_for_before_the_first_request(hub, tmp_path, caplog):
+    import logging
+
+    from hub_lineage.data.sources import details_hub
+    from hub_lineage.errors import RepoNotFoundError
+
+    with caplog.at_level(logging.INFO, logger="hub_lineage"), pytest.raises(RepoNotFoundError):
+        details_hub.fetch_details("open-llm-leaderboard/org__nobody-details", api=hub.api, dest=tmp_path / "n")
+    assert f"Fetching the details dataset open-llm-leaderboard/org__nobody-details from {hub.url}" in caplog.text
