@@ -63,3 +63,11 @@ def test_a_details_download_says_what_it_waits_for_before_the_first_request(hub,
     with caplog.at_level(logging.INFO, logger="hub_lineage"), pytest.raises(RepoNotFoundError):
         details_hub.fetch_details("open-llm-leaderboard/org__nobody-details", api=hub.api, dest=tmp_path / "n")
     assert f"Fetching the details dataset open-llm-leaderboard/org__nobody-details from {hub.url}" in caplog.text
+
+
+def test_offline_lineage_errors_suggest_what_every_command_can_do(tmp_path):
+    from hub_lineage.errors import HubUnavailableError
+
+    with pytest.raises(HubUnavailableError) as info:
+        HubClient(offline=True, cache_dir=tmp_path).direct_parents("org/unknown")
+    assert "hub-lineage ingest" in str(info.value) and "Pass an edge list (--edges FILE)" not in str(info.value)
