@@ -94,8 +94,8 @@ def check_hub_reachable(timeout_s: float = 5.0) -> str:
     except Exception as exc:  # any transport failure (httpx's classes vary by version)
         raise HubUnavailableError(
             f"No fitted predictor and the store is empty, and the Hub at {endpoint} could not be reached "
-            f"({type(exc).__name__}). Fix the network or HF_ENDPOINT, or work offline: "
-            + OFFLINE_EMPTY.split("offline). ", 1)[-1]) from None
+            f"({type(exc).__name__}). Fix the network or HF_ENDPOINT, or work offline: `hub-lineage ingest "
+            "CONTENTS.csv EDGES.csv` (e.g. the files in ../shared/data), then `hub-lineage fit`.") from None
     return endpoint
 
 
