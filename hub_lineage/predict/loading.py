@@ -51,7 +51,8 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
 
     try:
         predictor = Predictor.load(path)
-        _say_if_stale(predictor, store)
+        if path is None or store is not None:  # a predictor from elsewhere is not the default store's
+            _say_if_stale(predictor, store)
         return predictor
     except NotFittedError:
         if path is not None or not fit_if_missing:
