@@ -61,4 +61,12 @@ class LineageWarning(UserWarning):
 
 
 class DataWarning(UserWarning):
-    """Input rows were skipped or repaired while loading data."""
+    """Input rows were skipped or repaired while loading data.
+
+    ``skipped`` is how many input records the warning is about, so that a caller can add the
+    warnings' counts into its own (``hub-lineage ingest``'s ``skipped``): ``DataWarning(msg, skipped=n)``.
+    """
+
+    def __init__(self, *args: object, skipped: int = 0) -> None:
+        super().__init__(*args)
+        self.skipped = skipped

@@ -23,7 +23,15 @@ _REPO_ID = re.compile(r"(\b[\w\-.]{1,96}\b/)?\b[\w\-.]{1,96}\b", re.ASCII)
 
 
 def _rule_broken(repo_id: str) -> str | None:
-    """huggingface_hub's message for the first rule ``repo_id`` breaks, or None when it is valid."""
+    """huggingface_hub's message for the first rule ``repo_id`` breaks, or None when it is valid.
+
+    Control characters in the id are shown escaped, so the message stays one line."""
+    shown = repo_id if repo_id.isprintable() else repr(repo_id)[1:-1]
+    message = _hub_message(repo_id)
+    return None if message is None else message.replace(f"'{repo_id}'", f"'{shown}'")
+
+
+def _hub_message(repo_id: str) -> str | None:
     if repo_id.count("/") > 1:
         return f"Repo id must be in the form 'repo_name' or 'namespace/repo_name': '{repo_id}'."
     if not _REPO_ID.fullmatch(repo_id):

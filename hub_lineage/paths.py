@@ -9,13 +9,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hub_lineage.errors import StoreError
+
 _TRUE = {"1", "true", "yes", "on"}
 
 
 def home() -> Path:
     """The state directory (created on first use)."""
     path = Path(os.environ.get("HUB_LINEAGE_HOME") or Path.home() / ".cache" / "hub_lineage").expanduser()
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"HUB_LINEAGE_HOME {str(path)!r} cannot be used as hub-lineage's state directory "
+                         f"({exc.strerror or exc}): set HUB_LINEAGE_HOME to a writable directory.") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StoreError(f"HUB_LINEAGE_HOME {str(path)!r} is not writable: set HUB_LINEAGE_HOME to a "
+                         "writable directory.")
     return path
 
 

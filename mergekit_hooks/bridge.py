@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hub_lineage.errors import InvalidInputError
+from hub_lineage.errors import HubUnavailableError, InvalidInputError
 from hub_lineage.lineage.recipes import Recipe, read_yaml
 
 if TYPE_CHECKING:
@@ -72,7 +72,16 @@ def run_merge(
         raise InvalidInputError(f"Invalid mergekit option in {dict(options or {})!r}: {exc}") from None
     merge_options.apply_global_options()
     out = Path(out_dir)
-    mergekit_run_merge(config, str(out), options=merge_options, config_source=result.recipe.text)
+    try:
+        mergekit_run_merge(config, str(out), options=merge_options, config_source=result.recipe.text)
+    except OSError as exc:  # transformers/huggingface_hub could not get a parent's files
+        from hub_lineage.paths import env_offline
+
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        why = ("offline (HF_HUB_OFFLINE=1): every parent must be a local directory or already in the "
+               "Hugging Face cache" if env_offline() else "check the parents' ids, your access and the network")
+        raise HubUnavailableError(f"{result.recipe.path}: mergekit could not load a parent model ({first}); "
+                                  f"{why}. Nothing was merged into {str(out)!r}.") from None
     write_card(out / "README.md", result, predictor_version=predictor_version, predictor_date=predictor_date)
     return out
 

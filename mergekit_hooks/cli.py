@@ -7,20 +7,19 @@ Nothing heavy is imported unless ``--merge`` or ``--validate-with-mergekit`` is 
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
-from hub_lineage.cli.options import json_option, predictor_option
+from hub_lineage.cli.options import echo_json, json_option, predictor_option
 from hub_lineage.errors import InvalidInputError
 
 EXAMPLES = """\b
 Examples:
-  mergekit-preflight ties_qwen.yml --require bbh>=0.45 --require "ifeval>0.5"
+  mergekit-preflight ties_qwen.yml --require "bbh>=0.45" --require "ifeval>0.5"
   mergekit-preflight a.yml b.yml c.yml --rank-by mean --json
-  mergekit-preflight merge.yml --require bbh>=0.45 --merge ./merged
+  mergekit-preflight merge.yml --require "bbh>=0.45" --merge ./merged
 """
 
 
@@ -89,7 +88,7 @@ def preflight_command(
     results = pf.preflight(recipes, predictor, gates=gates, rank_by=rank_by.lower() if rank_by else None,
                            strict=strict, model_ids=ids)
     if as_json:
-        click.echo(json.dumps({"recipes": [r.to_json() for r in results]}, indent=2))
+        echo_json({"recipes": [r.to_json() for r in results]}, indent=2)
     else:
         for r in results:
             click.echo(render(r, benchmarks))

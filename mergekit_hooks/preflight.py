@@ -67,6 +67,9 @@ def parse_gate(text: str, benchmarks: Sequence[str]) -> Gate:
         raise InvalidInputError(f"Gate {text!r} is not of the form BENCH>=X (also <=, >, <), e.g. bbh>=0.45.")
     bench, op, value = m.group(1).lower(), m.group(2), float(m.group(3))
     _check_bench(bench, benchmarks, f"gate {text!r}")
+    if not 0.0 <= value <= 1.0:  # bbh>=45 (the leaderboard's 0-100 scale) would fail without a word
+        hint = f" (for {value:g}% write {bench}{op}{value / 100:g})" if 1.0 < value <= 100.0 else ""
+        raise InvalidInputError(f"Gate {text!r}: scores are accuracies in [0, 1], got {value:g}{hint}.")
     return Gate(bench, op, value)
 
 

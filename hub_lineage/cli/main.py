@@ -156,6 +156,43 @@ def _run(command: click.Command, argv: list[str] | None, prog_name: str,
         sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # the one boundary: never a traceback unless asked for
+        if debug:
+            raise
+        code, message = describe_unexpected(exc)
+        click.echo(message, err=True)
+        sys.exit(code)
+
+
+def describe_unexpected(exc: BaseException) -> tuple[int, str]:
+    """Exit code and one line for an exception that is not a :class:`HubLineageError`.
+
+    The environment's faults (a file system or store refusing, the network down) exit 2 like bad
+    input, naming what failed; anything else is a bug of hub-lineage: exit 3, pointing to
+    ``HUB_LINEAGE_DEBUG=1`` for the traceback.
+    """
+    import sqlite3
+
+    what = f"{type(exc).__name__}: {exc}".strip().splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, sqlite3.DatabaseError):
+        return 2, (f"Error: the store could not be used ({what}); it may be corrupted, read-only or locked. "
+                   "Pass --store with another path, or restore the file.")
+    if isinstance(exc, (OSError, MemoryError)) and not isinstance(exc, ConnectionError):
+        return 2, f"Error: {what}"
+    if _is_network_error(exc):
+        return 2, (f"Error: the Hub could not be reached ({what}). Check the network or HF_ENDPOINT, "
+                   "or work offline (--offline or HF_HUB_OFFLINE=1).")
+    return 3, (f"Internal error of hub-lineage ({what}). Please report it; set HUB_LINEAGE_DEBUG=1 "
+               "to see the traceback.")
+
+
+def _is_network_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a connection failure (builtin, httpx's or requests')."""
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True
+    return any(cls.__module__.split(".")[0] in ("httpx", "httpcore", "requests", "urllib3")
+               and ("Connect" in cls.__name__ or "Timeout" in cls.__name__ or cls.__name__ == "NetworkError")
+               for cls in type(exc).__mro__)
 
 
 if __name__ == "__main__":

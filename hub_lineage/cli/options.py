@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -54,6 +56,24 @@ def offline_option(help: str = "Do not contact the Hub (also HF_HUB_OFFLINE=1)."
 def json_option(help: str = "Print the JSON contract instead of a table.") -> Callable[[F], F]:
     """``--json`` -> ``as_json``."""
     return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with every float made plain JSON: non-finite -> None (null), float32 noise cut to 6
+    significant digits (0.30000001192092896 -> 0.3); dicts, lists and tuples recursed."""
+    if isinstance(value, float) or type(value).__name__.startswith("float"):
+        number = float(value)
+        return float(f"{number:.6g}") if math.isfinite(number) else None
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def echo_json(data: Any, indent: int | None = None) -> None:
+    """Print ``data`` as strictly valid JSON (never NaN or Infinity: see :func:`jsonable`)."""
+    click.echo(json.dumps(jsonable(data), indent=indent, allow_nan=False))
 
 
 def endpoint_option(

@@ -84,8 +84,11 @@ def parse_card(text: str, source: str = README) -> Any:
     import yaml
     from huggingface_hub import ModelCard, ModelCardData
 
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Windows editors) hides the front matter
     if not text.lstrip().startswith("---"):
         return ModelCardData()  # no front matter; skip huggingface_hub's warning about it
+    if not re.search(r"^---[ \t]*$", text.lstrip().split("\n", 1)[-1] if "\n" in text.lstrip() else "", re.M):
+        raise DataFormatError(f"The YAML front matter of {source} is never closed: add a line '---' after it.")
     try:
         return ModelCard(text, ignore_metadata_errors=True).data
     except yaml.YAMLError as exc:
@@ -320,6 +323,14 @@ def edges_from_card(path_or_text: str | Path, model_id: str, *,
                 files[name] = sibling.read_text(encoding="utf-8")
     tags = _card_dict(parse_card(text, str(path_or_text) if source_dir else README)).get("tags") or []
     return edges_from_repo(model_id, text, tags=[t for t in tags if isinstance(t, str)], files=files)
+
+
+def no_parents_reason(text: str, source: str) -> str:
+    """Why a card gave no parents, for the error that says so (no front matter, or no base_model)."""
+    if not text.removeprefix("\ufeff").lstrip().startswith("---"):
+        return (f"{source} has no YAML front matter ('---' lines at the top) stating its base_model: "
+                "add 'base_model: ORG/NAME' there, or name the parents with --parent")
+    return f"{source} states no base_model in its front matter: add 'base_model: ORG/NAME', or use --parent"
 
 
 def _read_card(path_or_text: str | Path) -> tuple[str, Path | None]:

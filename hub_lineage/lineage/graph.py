@@ -26,6 +26,10 @@ from hub_lineage.lineage.walk import breadth_first
 if TYPE_CHECKING:  # scipy costs ~0.7 s of imports: only adjacency()/laplacian() load it
     import scipy.sparse as sp
 
+#: Up to this many new edges, each is checked for closing a cycle (and dropped if it does);
+#: larger batches (an edge list) are searched in one linear pass from the new edges' children.
+SMALL_BATCH = 64
+
 
 class LineageGraph:
     """A directed lineage graph (child -> parent edges) over repo ids, kept acyclic."""
@@ -85,12 +89,20 @@ class LineageGraph:
         """
         added = 0
         self_loops: list[str] = []
+        new: list[Edge] = []
         for edge in edges:
             if edge.child == edge.parent:
                 self_loops.append(edge.child)
                 continue
-            added += self._insert(edge)
-        broken = self._break_cycles()
+            if self._insert(edge):
+                added += 1
+                new.append(edge)
+        if len(new) <= SMALL_BATCH:
+            # a few edges (a walk adding one repo's parents): drop the edge that closes a cycle, the
+            # newest and so the farthest from where the walk started, never the queried model's own
+            broken = [e for e in new if self._reaches(e.parent, e.child) and self._drop(e)]
+        else:
+            broken = self._break_cycles(dict.fromkeys(e.child for e in new))  # only new edges can close one
         added -= len(broken)
         if self_loops or broken:
             parts = []
@@ -134,11 +146,16 @@ class LineageGraph:
         """Whether ``target`` is ``start`` or one of its ancestors."""
         return target in breadth_first(start, lambda node: self._parents[node])
 
-    def _break_cycles(self) -> list[Edge]:
-        """Remove back edges found by an iterative depth-first search; return them."""
+    def _drop(self, edge: Edge) -> bool:
+        self.remove_edge(edge.child, edge.parent)
+        return True
+
+    def _break_cycles(self, starts: Iterable[str] | None = None) -> list[Edge]:
+        """Remove back edges found by an iterative depth-first search from ``starts`` (default: every
+        node); return them."""
         state: dict[str, int] = {}  # 1 = on the stack, 2 = done
         removed: list[Edge] = []
-        for start in self._nodes:
+        for start in self._nodes if starts is None else starts:
             if start in state:
                 continue
             state[start] = 1

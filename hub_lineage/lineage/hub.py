@@ -140,7 +140,8 @@ class HubClient:
             if record is None and local is None:
                 raise HubUnavailableError(
                     f"Offline mode: {repo_id!r} is neither in the Hub cache ({self.cache_dir}) nor in the "
-                    "local edge lists. Pass an edge list (--edges FILE) or go online (unset HF_HUB_OFFLINE).")
+                    "local edge lists. Ingest an edge list that has it (`hub-lineage ingest edges.csv`; "
+                    "`hub-lineage lineage` also takes --edges FILE) or go online (unset HF_HUB_OFFLINE).")
             edges = _edges(record) if record is not None else []
             return edges or (local or [])
         if record is not None and time.time() - float(record.get("fetched_at", 0)) < self.ttl_s:

@@ -93,11 +93,12 @@ def hub_call(
     except HubRequestFailed as failed:
         where = f"the Hub at {endpoint}" if endpoint else "the Hub"
         raise hub_error(failed, repo_id=repo_id, what=what, where=where, repo_type=repo_type,
-                        write=write, hint=hint) from None
+                        write=write, hint=hint, page_root=(endpoint or HUB_PAGE).rstrip("/")) from None
 
 
 def hub_error(failed: HubRequestFailed, *, repo_id: str, what: str, where: str = "the Hub",
-              repo_type: str = "model", write: bool = False, hint: str = "") -> HubLineageError:
+              repo_type: str = "model", write: bool = False, hint: str = "",
+              page_root: str = HUB_PAGE) -> HubLineageError:
     """The hub-lineage error for a failed request (see :func:`hub_call` for the parameters)."""
     kind, status = failed.kind, failed.status
     noun = "dataset" if repo_type == "dataset" else "repository"
@@ -115,7 +116,8 @@ def hub_error(failed: HubRequestFailed, *, repo_id: str, what: str, where: str =
         private = " (or it is private: log in with `hf auth login` or set HF_TOKEN)" if status == 401 else ""
         return RepoNotFoundError(f"{noun.capitalize()} {repo_id!r} was not found on {where}{private}{hint}.")
     elif kind == "gated":
-        page = f"{HUB_PAGE}/datasets/{repo_id}" if repo_type == "dataset" else f"{HUB_PAGE}/{repo_id}"
+        # the page on the Hub that was asked (a custom HF_ENDPOINT's, not huggingface.co's)
+        page = f"{page_root}/datasets/{repo_id}" if repo_type == "dataset" else f"{page_root}/{repo_id}"
         return GatedRepoError(
             f"Cannot read {what} of {repo_id!r} (HTTP {status}): the {noun} is gated or private; accept its "
             f"conditions on {page} and log in (`hf auth login` or HF_TOKEN) with an account that has access.")

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub_lineage.errors import InvalidInputError
+from hub_lineage.lineage.weights import check_weight
 
 MERGEKIT_VERSION = "0.1.5"
 #: The least share the base of a task-vector merge keeps, so it stays a parent.
@@ -202,7 +203,7 @@ def unit_shares(
                 raise InvalidInputError(
                     f"{source}: model {r!r} has no parameters.weight, which {method.name!r} requires."
                 )
-            out[r] = w
+            out[r] = check_weight(w, f"{source}: model {r!r}")  # negative or infinite: an error, never clipped
         return out
 
     family = method.family

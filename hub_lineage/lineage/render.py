@@ -50,19 +50,26 @@ def render_tree(graph: LineageGraph, model: str) -> str:
     """
     lines = [model]
     shown: set[str] = {model}
-
-    def walk(node: str, prefix: str) -> None:
-        parents = sorted(graph.parents(node), key=lambda e: e.parent)
-        for i, edge in enumerate(parents):
-            last = i == len(parents) - 1
-            branch, pad = ("└── ", "    ") if last else ("├── ", "│   ")
-            seen = edge.parent in shown
-            lines.append(f"{prefix}{branch}{_label(edge)}: {edge.parent}{' (see above)' if seen and graph.parents(edge.parent) else ''}")
-            if not seen:
-                shown.add(edge.parent)
-                walk(edge.parent, prefix + pad)
-
-    walk(model, "")
+    # an explicit stack, not recursion: a chain of thousands of generations is a valid lineage
+    stack: list[tuple[str, str]] = [(model, "")]  # (node whose parents to list, line prefix)
+    pending: list[list[tuple[Edge, str]]] = []
+    while stack or pending:
+        if stack:
+            node, prefix = stack.pop()
+            parents = sorted(graph.parents(node), key=lambda e: e.parent)
+            pending.append([(e, prefix) for e in reversed(parents)])
+        frame = pending[-1]
+        if not frame:
+            pending.pop()
+            continue
+        edge, prefix = frame.pop()
+        last = not frame
+        branch, pad = ("└── ", "    ") if last else ("├── ", "│   ")
+        seen = edge.parent in shown
+        lines.append(f"{prefix}{branch}{_label(edge)}: {edge.parent}{' (see above)' if seen and graph.parents(edge.parent) else ''}")
+        if not seen:
+            shown.add(edge.parent)
+            stack.append((edge.parent, prefix + pad))
     if len(lines) == 1:
         lines.append("(no known parents: a root, or its lineage is not stated on the Hub)")
     return "\n".join(lines)

@@ -45,6 +45,7 @@ def lineage_of(
     max_depth: int | None = None,
     endpoint: str | None = None,
     client: Any = None,
+    local_graph: LineageGraph | None = None,
 ) -> LineageGraph:
     """``repo_id`` and its ancestors (to the roots, or ``max_depth`` hops).
 
@@ -53,6 +54,7 @@ def lineage_of(
     edge_files : local edge lists used offline and where the Hub states no parent.
     offline : never contact the Hub (default: ``HF_HUB_OFFLINE``).
     endpoint : the Hub's URL (default: ``HF_ENDPOINT`` or https://huggingface.co).
+    local_graph : edges known locally (the store's), used like ``edge_files``.
     client : a ready :class:`~hub_lineage.lineage.hub.HubClient` (then ``edge_files``, ``offline`` and
         ``endpoint`` are ignored).
     """
@@ -60,6 +62,11 @@ def lineage_of(
 
     if client is None:
         local = load_local_graph(edge_files) if edge_files else None
+        if local_graph is not None:
+            if local is None:
+                local = local_graph
+            else:
+                local.update(local_graph)
         api = None
         if endpoint:
             from huggingface_hub import HfApi

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
+import zipfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hub_lineage.errors import NotFittedError
+from hub_lineage import paths
+from hub_lineage.errors import HubLineageError, NotFittedError
 
 if TYPE_CHECKING:
     from hub_lineage.predict.predictor import Predictor
@@ -48,10 +50,20 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
     from hub_lineage.predict.predictor import Predictor
 
     try:
-        return Predictor.load(path)
+        predictor = Predictor.load(path)
+        if path is None or store is not None:  # a predictor from elsewhere is not the default store's
+            _say_if_stale(predictor, store)
+        return predictor
     except NotFittedError:
         if path is not None or not fit_if_missing:
             raise
+    except HubLineageError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, zipfile.BadZipFile) as exc:
+        # a damaged directory (truncated JSON, bad arrays): refitting is the cure, not a traceback
+        where = path if path is not None else paths.default_predictor_dir()
+        raise NotFittedError(f"The predictor in {str(where)!r} is damaged ({type(exc).__name__}: "
+                             f"{str(exc)[:120]}): run `hub-lineage fit` to write a new one.") from None
     say = on_progress or logger.info
     from hub_lineage.data.sources.contents_hub import pull_leaderboard
     from hub_lineage.data.store.database import Store
@@ -60,9 +72,47 @@ def load_predictor(path: str | os.PathLike[str] | None = None, store: str | os.P
         if db.is_empty():
             if offline:
                 raise NotFittedError(OFFLINE_EMPTY)
-            say("First run: pulling open-llm-leaderboard/contents and its models' lineage from the Hub into the store.")
+            endpoint = check_hub_reachable()  # one quick try, not minutes of silent retries
+            say(f"First run: pulling open-llm-leaderboard/contents and its models' lineage from {endpoint} "
+                "into the store.")
             pull_leaderboard(db)
         say("No fitted predictor yet: fitting one from the store (once; `hub-lineage fit` refits).")
         predictor = Predictor.fit(db)
     predictor.save()
     return predictor
+
+
+def check_hub_reachable(timeout_s: float = 5.0) -> str:
+    """The Hub's URL (``HF_ENDPOINT`` or huggingface.co) when it answers at all within ``timeout_s``;
+    else :class:`HubUnavailableError` saying how to work offline."""
+    from huggingface_hub import constants, get_session
+
+    from hub_lineage.errors import HubUnavailableError
+
+    endpoint = (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    try:
+        get_session().head(endpoint, timeout=timeout_s)
+    except Exception as exc:  # any transport failure (httpx's classes vary by version)
+        raise HubUnavailableError(
+            f"No fitted predictor and the store is empty, and the Hub at {endpoint} could not be reached "
+            f"({type(exc).__name__}). Fix the network or HF_ENDPOINT, or work offline: `hub-lineage ingest "
+            "CONTENTS.csv EDGES.csv` (e.g. the files in ../shared/data), then `hub-lineage fit`.") from None
+    return endpoint
+
+
+def _say_if_stale(predictor: Predictor, store: str | os.PathLike[str] | None) -> None:
+    """Warn when the store was written after the predictor was saved (ingests it has not seen)."""
+    from pathlib import Path
+
+    saved = getattr(predictor, "path", None)
+    db = Path(store) if store is not None else paths.default_store_path()
+    if saved is None or not db.exists():
+        return
+    try:
+        fitted = (Path(saved) / "meta.json").stat().st_mtime
+        written = max(p.stat().st_mtime for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    except OSError:
+        return
+    if written > fitted + 1.0:  # a second of slack: fit writes the predictor right after reading the store
+        logger.warning("The store %s changed after this predictor was fitted: it does not know the latest "
+                       "ingests. Run `hub-lineage fit` to use them.", db)

@@ -195,7 +195,8 @@ def local_system(model: str, lineage: Lineage, scored: Mapping[str, Any], fitted
             met.append(other)
             if up and node in ancestors:
                 ancestors.add(other)
-                kinship[other] = edge.relation.value
+                # a root edge (contents table: Base Model + Generation) is no direct parent
+                kinship[other] = "family root" if edge.root else edge.relation.value
             else:
                 kinship[other] = "descendant" if not up and hops[node] == 0 else "relative"
             if other not in scored and hops[other] < MAX_HOPS and len(free) < MAX_FREE_NODES:

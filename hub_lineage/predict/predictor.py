@@ -40,6 +40,7 @@ from hub_lineage.errors import (
 from hub_lineage.files import write_atomic
 from hub_lineage.ids import check_repo_id
 from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.weights import check_weight, normalise_weights
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.foldin import fold_in
 from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
@@ -216,8 +217,9 @@ class Predictor:
         parents = lineage.parents(repo_id)
         if not parents and not lineage.children(repo_id):
             raise NoLineageError(
-                f"No lineage is known for {repo_id!r} (no base_model on its card, and it is not in the "
-                "lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
+                f"No lineage is known for {repo_id!r} ("
+                + ("no base_model on its card" if extra is not None else "offline, its card was not read")
+                + ", and it is not in the lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
                 f"`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md).")
         return self._predict(repo_id, lineage, unknown=[])
 
@@ -230,8 +232,9 @@ class Predictor:
         if not edges:
             raise NoLineageError(f"No parents were given for {model!r}: name at least one known model.")
         known, unknown = [], []
-        for e in edges:
-            edge = Edge(model, e.parent, e.relation, e.weight, e.root)
+        weights = normalise_weights([e.weight for e in edges], f"the parents of {model!r}")
+        for e, w in zip(edges, weights):
+            edge = Edge(model, e.parent, e.relation, w, e.root)
             (known if self.knows(e.parent) else unknown).append(edge)
         if not known:
             raise NoLineageError(
@@ -239,8 +242,8 @@ class Predictor:
                 f"{', '.join(e.parent for e in unknown)}. Ingest their scores or lineage, or name other parents.")
         extra = LineageGraph(known, nodes=[model])
         lineage = Lineage(self.graph, extra, hide=model)
-        total = sum(abs(e.weight) if e.weight is not None else 1.0 for e in edges)
-        share = sum(abs(e.weight) if e.weight is not None else 1.0 for e in unknown) / total if total else 0.0
+        total = sum(w if w is not None else 1.0 for w in weights)
+        share = sum(e.weight if e.weight is not None else 1.0 for e in unknown) / total if total else 0.0
         return self._predict(model, lineage, unknown=[e.parent for e in unknown], widen=1.0 + share)
 
     def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
@@ -353,10 +356,7 @@ def parse_parent(spec: str, child: str) -> Edge:
         check_repo_id(parent, namespace=True)
     except InvalidRepoIdError as exc:
         raise InvalidRepoIdError(f"--parent {spec!r}: {exc}") from None
-    try:
-        w = float(weight) if weight else None
-    except ValueError:
-        raise InvalidInputError(f"--parent {spec!r}: weight {weight!r} is not a number.") from None
+    w = check_weight(weight, f"--parent {spec!r}") if weight else None
     return Edge(child, parent, Relation.parse(relation or "finetune"), w)
 
 

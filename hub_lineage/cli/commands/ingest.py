@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TypeVar
 
 import click
 
-from hub_lineage.cli.options import endpoint_option, json_option, metric_options, offline_option, store_option
+from hub_lineage.cli.options import echo_json, endpoint_option, json_option, metric_options, offline_option, store_option
 
 FORMATS = ["auto", "lm_eval", "contents", "edges", "long_csv", "questions", "model_map"]
 T = TypeVar("T")
@@ -79,7 +78,7 @@ def ingest(paths: tuple[str, ...], reported: tuple[str, ...], store_path: str | 
                                                          disable=True if as_json else None))
     counts = report.to_json()
     if as_json:
-        click.echo(json.dumps(counts))
+        echo_json(counts)
     else:
         click.echo(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()))
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from hub_lineage.cli.options import endpoint_option, offline_option, predictor_option
+from hub_lineage.cli.options import endpoint_option, jsonable, offline_option, predictor_option, store_option
 from hub_lineage.lineage.render import FORMATS
 
 
@@ -27,8 +27,10 @@ from hub_lineage.lineage.render import FORMATS
 @click.option("--depth", type=click.IntRange(min=0), default=None,
               help="Stop after this many generations (default: up to the roots).")
 @endpoint_option()
+@store_option("Store whose lineage edges (from `hub-lineage ingest`) are used like --edges, when it exists")
 def lineage(repo_id: str, fmt: str, out_path: Path | None, predictor_dir: str | None,
-            edge_files: tuple[Path, ...], offline: bool, depth: int | None, endpoint: str | None) -> None:
+            edge_files: tuple[Path, ...], offline: bool, depth: int | None, endpoint: str | None,
+            store_path: str | None) -> None:
     """Show REPO_ID's lineage: parents, grandparents ... to the roots, with relation labels.
 
     \b
@@ -41,9 +43,10 @@ def lineage(repo_id: str, fmt: str, out_path: Path | None, predictor_dir: str | 
     from hub_lineage.lineage import render
     from hub_lineage.lineage.resolve import lineage_of
 
-    graph = lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth, endpoint=endpoint)
+    graph = lineage_of(repo_id, edge_files=edge_files, offline=offline, max_depth=depth, endpoint=endpoint,
+                       local_graph=_stored_graph(store_path))
     if fmt == "json":
-        text = json.dumps(render.lineage_json(graph, repo_id), indent=2)
+        text = json.dumps(jsonable(render.lineage_json(graph, repo_id)), indent=2, allow_nan=False)
     elif fmt == "mermaid":
         text = render.render_mermaid(graph, repo_id)
     elif fmt == "html":
@@ -61,3 +64,16 @@ def lineage(repo_id: str, fmt: str, out_path: Path | None, predictor_dir: str | 
 
         write_atomic(out_path, text if text.endswith("\n") else text + "\n")
         click.echo(f"Wrote {out_path}", err=True)
+
+
+def _stored_graph(store_path: str | None):
+    """The store's lineage edges (what the README's first `ingest` put there), or None without a store."""
+    from hub_lineage import paths
+
+    path = Path(store_path) if store_path else paths.default_store_path()
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    from hub_lineage.data.store.database import Store
+
+    with Store(path) as store:
+        return store.lineage_graph()

@@ -6,14 +6,13 @@ prediction as a table. The predictor itself comes from :func:`hub_lineage.predic
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
-from hub_lineage.cli.options import json_option, offline_option, predictor_option, store_option
+from hub_lineage.cli.options import echo_json, json_option, offline_option, predictor_option, store_option
 from hub_lineage.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -37,10 +36,10 @@ def render(prediction: Prediction, version: str) -> str:
     if prediction.drivers:
         width = max(len(d.model) for d in prediction.drivers)
         lines += ["", "Relatives it came from:",
-                  f"  {'model':<{width}}  {'relation':<10} {'hops':>4} {'influence':>9}  scores"]
+                  f"  {'model':<{width}}  {'relation':<11} {'hops':>4} {'influence':>9}  scores"]
         for d in prediction.drivers:
             scores = " ".join(f"{b}={v:.2f}" for b, v in (d.scores or {}).items()) or "-"
-            lines.append(f"  {d.model:<{width}}  {d.relation:<10} {d.hops:>4} {d.influence:>9.2f}  {scores}")
+            lines.append(f"  {d.model:<{width}}  {d.relation:<11} {d.hops:>4} {d.influence:>9.2f}  {scores}")
     return "\n".join(lines)
 
 
@@ -87,7 +86,7 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
     predictor = load_predictor(predictor_dir, store_path, offline)
     prediction = predict_any(predictor, repo_id, card=card, recipe=recipe, parents=parents, offline=offline)
     if as_json:
-        click.echo(json.dumps(prediction.to_json(), indent=2))
+        echo_json({**prediction.to_json(), "predictor_version": predictor.version}, indent=2)
     else:
         click.echo(render(prediction, predictor.version))
 
@@ -104,7 +103,13 @@ def predict_any(predictor: Predictor, repo_id: str | None, *, card: Path | None 
         from hub_lineage.lineage.cards import edges_from_card
 
         name = hypothetical_name(repo_id, card.resolve().parent.name)
-        return predictor.predict_edges(name, edges_from_card(card, name))
+        edges = edges_from_card(card, name)
+        if not edges:  # say why, naming the card file (not the made-up local/... name)
+            from hub_lineage.errors import NoLineageError
+            from hub_lineage.lineage.cards import no_parents_reason
+
+            raise NoLineageError(no_parents_reason(card.read_text(encoding="utf-8", errors="replace"), str(card)) + ".")
+        return predictor.predict_edges(name, edges)
     if recipe is not None:
         from hub_lineage.lineage.recipes import load_recipe
 

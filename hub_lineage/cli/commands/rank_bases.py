@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import click
 
-from hub_lineage.cli.options import json_option, offline_option, predictor_option, store_option
+from hub_lineage.cli.options import echo_json, json_option, offline_option, predictor_option, store_option
 from hub_lineage.errors import InvalidInputError, NoLineageError
 
 if TYPE_CHECKING:
@@ -37,8 +36,10 @@ def rank_bases(predictor: Predictor, candidates: list[str], benchmark: str, rela
     Returns (ranked best first, candidates unknown to the predictor). Each child is a hypothetical
     node with one ``relation`` edge to the candidate, folded in like ``--parent``.
     """
+    from hub_lineage.ids import check_repo_id
     from hub_lineage.predict.predictor import parse_parent
 
+    benchmark = benchmark.strip().lower()  # BBH is bbh, as mergekit-preflight's gates read it
     if benchmark != "mean" and benchmark not in predictor.benchmarks:
         raise InvalidInputError(
             f"Unknown benchmark {benchmark!r}: this predictor has {', '.join(predictor.benchmarks)} (or 'mean').")
@@ -46,6 +47,7 @@ def rank_bases(predictor: Predictor, candidates: list[str], benchmark: str, rela
     for cand in dict.fromkeys(candidates):
         child = f"planned/{cand.replace('/', '--')}-{relation}"
         try:
+            check_repo_id(cand, namespace=True)  # named as a candidate, not as a --parent
             pred = predictor.predict_edges(child, [parse_parent(f"{cand}:{relation}", child)])
         except NoLineageError:
             unknown.append(cand)
@@ -81,17 +83,22 @@ def rank_bases_command(candidates: tuple[str, ...], benchmark: str, relation: st
     """
     from hub_lineage.predict.loading import load_predictor
 
+    benchmark = benchmark.strip().lower()
     predictor = load_predictor(predictor_dir, store_path, offline)
     ranked, unknown = rank_bases(predictor, list(candidates), benchmark, relation)
     if as_json:
-        click.echo(json.dumps({"benchmark": benchmark, "relation": relation,
-                               "ranking": [r.to_json(benchmark) for r in ranked], "unknown": unknown}, indent=2))
+        echo_json({"benchmark": benchmark, "relation": relation,
+                   "ranking": [r.to_json(benchmark) for r in ranked], "unknown": unknown}, indent=2)
         return
     width = max(len(r.candidate) for r in ranked)
     click.echo(f"Predicted {benchmark} of a model {relation}d from each candidate "
                f"(hub-lineage {predictor.version}):\n")
-    click.echo(f"{'#':>2}  {'candidate':<{width}}  {'child':>6}  {'interval':<11}  {'base itself':>11}")
+    click.echo(f"{'#':>3}  {'candidate':<{width}}  {'child':>6}  {'interval':<11}  {'base itself':>11}")
+    shown = [f"{r.score:.3f}" for r in ranked]
+    places = [shown.index(x) + 1 for x in shown]  # equal shown scores share a place, marked '='
     for k, r in enumerate(ranked, 1):
+        tied = shown.count(shown[k - 1]) > 1
+        place = f"{places[k - 1]}{'=' if tied else ''}"
         actual = r.prediction.actual or {}
         if benchmark == "mean":
             own = sum(actual.values()) / len(actual) if actual else None
@@ -101,6 +108,6 @@ def rank_bases_command(candidates: tuple[str, ...], benchmark: str, relation: st
             iv = r.prediction.predicted[benchmark]
             interval = f"{iv.low:.3f}-{iv.high:.3f}"
         own_s = f"{own:.3f}" if own is not None else "-"
-        click.echo(f"{k:>2}  {r.candidate:<{width}}  {r.score:>6.3f}  {interval:<11}  {own_s:>11}")
+        click.echo(f"{place:>3}  {r.candidate:<{width}}  {r.score:>6.3f}  {interval:<11}  {own_s:>11}")
     if unknown:
         click.echo(f"\nUnknown to the predictor (not ranked): {', '.join(unknown)}")

@@ -13,6 +13,7 @@ a login; a 401/403 becomes a GatedRepoError that says so (requests and their err
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 DETAILS_SUFFIX = "-details"
+logger = logging.getLogger(__name__)
 
 
 def is_details_repo_id(text: str) -> bool:
@@ -85,6 +87,8 @@ def fetch_details(repo_id: str, *, api: HfApi | None = None, dest: str | Path | 
         from huggingface_hub import HfApi
 
         api = HfApi()
+    # said before the first request: against a failing endpoint the retries take a while
+    logger.info("Fetching the details dataset %s from %s ...", repo_id, api.endpoint)
     names = _call(repo_id, "the file list", lambda: api.list_repo_files(repo_id, repo_type="dataset"), api)
     wanted = details_files(names)
     if not any(PurePosixPath(n).name.startswith("samples_") for n in wanted):

@@ -6,14 +6,16 @@ reads the project's own export (``child,parent,relation[,weight]``).
 
 from __future__ import annotations
 
-import csv
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 from hub_lineage.errors import DataFormatError, DataWarning, InvalidInputError
+from hub_lineage.ids import is_repo_id
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.weights import check_weight
+from hub_lineage.data.sources.text import dict_reader, open_text
 
 CRAWL_COLUMNS = ("source", "target", "edge")
 EXPORT_COLUMNS = ("child", "parent", "relation")
@@ -28,12 +30,10 @@ def is_edge_list(header: list[str]) -> bool:
 def iter_edges(path: str | Path) -> Iterator[Edge]:
     """Yield the edges of an edge-list CSV; rows with an unknown relation are skipped with a warning."""
     path = Path(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise DataFormatError(f"Edge list {str(path)!r} does not exist.") from None
-    with handle:
-        reader = csv.DictReader(handle)
+    if not path.exists():
+        raise DataFormatError(f"Edge list {str(path)!r} does not exist.")
+    with open_text(path) as handle:
+        reader = dict_reader(handle, path)
         header = reader.fieldnames or []
         if set(CRAWL_COLUMNS) <= set(header):
             child_col, parent_col, rel_col = "target", "source", "edge"
@@ -49,15 +49,21 @@ def iter_edges(path: str | Path) -> Iterator[Edge]:
             if not child or not parent:
                 bad.append(f"line {line}: empty model id")
                 continue
+            invalid = next((m for m in (parent, child) if not is_repo_id(m)), None)
+            if invalid is not None:  # the one repo-id rule: no 'bad id/x', '../../x' or NUL stored as a model
+                bad.append(f"line {line}: {invalid[:80]!r} is not a valid Hub repo id")
+                continue
             try:
                 relation = Relation.parse(row.get(rel_col) or "")
+                weight = (row.get("weight") or "").strip()
+                w = check_weight(weight, f"line {line}") if weight else None
             except InvalidInputError as exc:
                 bad.append(f"line {line}: {exc}")
                 continue
-            weight = (row.get("weight") or "").strip()
-            yield Edge(child, parent, relation, float(weight) if weight else None)
+            yield Edge(child, parent, relation, w)
         if bad:
-            warnings.warn(f"Skipped {len(bad)} row(s) of {path.name} ({bad[0]}).", DataWarning, stacklevel=2)
+            warnings.warn(DataWarning(f"Skipped {len(bad)} row(s) of {path.name} (first: {bad[0]}).",
+                                      skipped=len(bad)), stacklevel=2)
 
 
 def load_edge_list(path: str | Path) -> LineageGraph:

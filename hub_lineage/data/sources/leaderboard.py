@@ -8,8 +8,8 @@ direct parent, so it only links a model to its family when no direct edge is kno
 
 from __future__ import annotations
 
-import csv
 import math
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from hub_lineage.benchmarks import LEADERBOARD
-from hub_lineage.errors import DataFormatError
+from hub_lineage.errors import DataFormatError, DataWarning
 from hub_lineage.ids import is_repo_id
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.data.sources.parquet import pyarrow_for
+from hub_lineage.data.sources.text import dict_reader, open_text
 
 REQUIRED_COLUMNS = ("fullname", *(b.contents_column for b in LEADERBOARD))
 _PRECISION_RANK = {"bfloat16": 0, "float16": 1, "float32": 2}
@@ -52,13 +53,21 @@ def read_contents(path: str | Path) -> list[LeaderboardEntry]:
     """
     rows = _read_rows(Path(path))
     best: dict[str, tuple[tuple, LeaderboardEntry]] = {}
-    for row in rows:
-        entry = _entry(row)
+    bad_rows: list[str] = []
+    bad_scores: list[str] = []
+    for line, row in enumerate(rows, start=2):
+        entry = _entry(row, bad_scores)
         if entry is None:
+            bad_rows.append(f"line {line}: fullname {str(row.get('fullname'))[:80]!r} is not a valid Hub repo id")
             continue
         rank = (-len(entry.scores), _PRECISION_RANK.get(str(row.get("Precision")), 9), str(row.get("eval_name")))
         if entry.model not in best or rank < best[entry.model][0]:
             best[entry.model] = (rank, entry)
+    if bad_rows or bad_scores:
+        parts = ([f"{len(bad_rows)} row(s) (first: {bad_rows[0]})"] if bad_rows else []) + (
+            [f"{len(bad_scores)} score(s) not a number in [0, 1] (first: {bad_scores[0]})"] if bad_scores else [])
+        warnings.warn(DataWarning(f"Skipped {' and '.join(parts)} of {Path(path).name}.",
+                                  skipped=len(bad_rows) + len(bad_scores)), stacklevel=2)
     return [entry for _, entry in sorted(best.values(), key=lambda x: x[1].model)]
 
 
@@ -69,8 +78,8 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         rows = pyarrow_for(f"reading {path.name!r}").parquet.read_table(path).to_pylist()
         header = list(rows[0]) if rows else []
     else:
-        with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
+        with open_text(path) as handle:
+            reader = dict_reader(handle, path)
             header = list(reader.fieldnames or [])
             rows = list(reader)
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -78,6 +87,10 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
         raise DataFormatError(
             f"{str(path)!r} is not a leaderboard contents table: it lacks the column(s) {missing}.")
     return rows
+
+
+#: Cells that mean "no score" (left empty, not wrong).
+_EMPTY = frozenset({"", "nan", "NaN", "None", "null"})
 
 
 def _float(value: Any) -> float | None:
@@ -93,15 +106,18 @@ def _flag(value: Any) -> bool | None:
     return True if text == "true" else False if text == "false" else None
 
 
-def _entry(row: dict[str, Any]) -> LeaderboardEntry | None:
+def _entry(row: dict[str, Any], bad_scores: list[str] | None = None) -> LeaderboardEntry | None:
     model = str(row.get("fullname") or "").strip()
     if not model or not is_repo_id(model):
         return None
     scores = {}
     for bench in LEADERBOARD:
-        value = _float(row.get(bench.contents_column))
+        raw = row.get(bench.contents_column)
+        value = _float(raw)
         if value is not None and 0.0 <= value <= 1.0:
             scores[bench.key] = value
+        elif bad_scores is not None and raw is not None and str(raw).strip() not in _EMPTY:
+            bad_scores.append(f"{model} {bench.contents_column}={str(raw)[:20]!r}")
     params = _float(row.get("#Params (B)"))
     arch = str(row.get("Architecture") or "?").strip()
     meta = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -140,17 +141,27 @@ def read_results(path: Path) -> ResultsInfo:
         data = json.loads(path.read_bytes().decode("utf-8", "replace"))
     except (OSError, json.JSONDecodeError) as exc:
         raise DataFormatError(f"Results file {str(path)!r} is not valid JSON: {exc}.") from None
-    config = data.get("config") or {}
+    data = _shaped(data, Mapping, path, "the file")
+    config = _shaped(data.get("config") or {}, Mapping, path, "'config'")
     model_args = config.get("model_args")
     if isinstance(model_args, Mapping):
         model_args = json.dumps(model_args, sort_keys=True, default=str)
-    model = data.get("model_name") or _pretrained(model_args)
+    model = _shaped(data.get("model_name"), (str, type(None)), path, "'model_name'") or _pretrained(model_args)
     version = data.get("lm_eval_version") or data.get("git_hash")
     date = data.get("date")
-    run_time = float(date) if isinstance(date, (int, float)) else parse_date(RESULTS_RE.match(path.stem)["date"]
-                                                                             if RESULTS_RE.match(path.stem) else None)
-    versions = {k: str(v) for k, v in (data.get("versions") or {}).items()}
+    run_time = float(date) if isinstance(date, (int, float)) and math.isfinite(date) else parse_date(
+        RESULTS_RE.match(path.stem)["date"] if RESULTS_RE.match(path.stem) else None)
+    versions = {str(k): str(v) for k, v in _shaped(data.get("versions") or {}, Mapping, path, "'versions'").items()}
     return ResultsInfo(model or None, str(version) if version else None, model_args, versions, run_time)
+
+
+def _shaped(value: Any, kind: type | tuple[type, ...], path: Path, what: str) -> Any:
+    """``value`` when it is a ``kind``; else the one-line error naming the file and the field."""
+    if not isinstance(value, kind):
+        expected = "a JSON object" if kind is Mapping else "a string"
+        raise DataFormatError(f"Results file {str(path)!r}: {what} is {type(value).__name__} "
+                              f"{json.dumps(value, default=str)[:40]}, expected {expected} (lm-eval's results_*.json).")
+    return value
 
 
 def _pretrained(model_args: Any) -> str | None:

@@ -8,40 +8,21 @@ direct parents that are known.
 
 from __future__ import annotations
 
-import csv
-import gzip
-import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
-
 import numpy as np
 
 from hub_lineage.errors import DataFormatError, DataWarning
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.data.sources.text import dict_reader, open_text, read_header  # noqa: F401  (read_header: re-exported)
 
 INSTANCE_COLUMNS = ("instance", "question_id", "doc_hash", "item")
 MODEL_MAP_COLUMNS = ("model", "hf_id")
 QUESTION_COLUMNS = ("question_id", "question")
-
-
-def open_text(path: str | Path) -> IO[str]:
-    """Open a text file, transparently gunzipping ``.gz``."""
-    path = Path(path)
-    if not path.exists():
-        raise DataFormatError(f"File {str(path)!r} does not exist.")
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return path.open(newline="", encoding="utf-8")
-
-
-def read_header(path: str | Path) -> list[str]:
-    with open_text(path) as handle:
-        return next(csv.reader(handle), [])
 
 
 def is_long_csv(header: list[str]) -> bool:
@@ -67,7 +48,7 @@ class LongTable:
 def iter_answers(path: str | Path) -> Iterator[tuple[str, str, float]]:
     """Yield ``(model, instance, correct)``; rows with a value other than 0/1 are skipped with a warning."""
     with open_text(path) as handle:
-        reader = csv.DictReader(handle)
+        reader = dict_reader(handle, path)
         header = reader.fieldnames or []
         if not is_long_csv(header):
             raise DataFormatError(
@@ -85,14 +66,15 @@ def iter_answers(path: str | Path) -> Iterator[tuple[str, str, float]]:
                 continue
             yield model, inst, value
         if skipped:
-            warnings.warn(f"Skipped {skipped} row(s) of {Path(path).name} ({first}).", DataWarning, stacklevel=2)
+            warnings.warn(DataWarning(f"Skipped {skipped} row(s) of {Path(path).name} ({first}).", skipped=skipped),
+                          stacklevel=2)
 
 
 def read_questions(path: str | Path) -> dict[str, tuple[str, str]]:
     """``question_id -> (prompt text, category)`` from an MMLU-Pro style question table."""
     out = {}
     with open_text(path) as handle:
-        for row in csv.DictReader(handle):
+        for row in dict_reader(handle, path):
             text = row["question"]
             if row.get("options"):
                 text = f"{text}\nOptions: {row['options']}"
@@ -106,7 +88,7 @@ def read_model_map(path: str | Path) -> tuple[dict[str, str], LineageGraph]:
     graph = LineageGraph()
     edges = []
     with open_text(path) as handle:
-        for row in csv.DictReader(handle):
+        for row in dict_reader(handle, path):
             hub_id = (row.get("hf_id") or "").strip() or row["model"]
             names[row["model"]] = hub_id
             graph.add_node(hub_id)

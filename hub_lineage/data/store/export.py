@@ -152,11 +152,15 @@ def export(store: Store, path: str | Path, fmt: str | None = None, *,
     leaves an existing ``path`` as it was.
     """
     path = Path(path)
-    fmt = fmt or ("parquet" if path.suffix == ".parquet" else "csv")
-    if fmt not in EXPORT_FORMATS:
-        raise InvalidInputError(f"Unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}.")
     if path.resolve() == store.path.resolve():
         raise InvalidInputError(f"Refusing to export over the store itself ({str(path)!r}): pick another path.")
+    if fmt is None:
+        fmt = {".parquet": "parquet", ".csv": "csv"}.get(path.suffix.lower())
+        if fmt is None:  # out.json or out.xlsx would silently get CSV
+            raise InvalidInputError(f"Cannot tell the export format from {path.name!r}: name the file "
+                                    "*.csv or *.parquet, or pass --format csv|parquet.")
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInputError(f"Unknown export format {fmt!r}: expected one of {', '.join(EXPORT_FORMATS)}.")
     pa = pyarrow_for(f"exporting to {str(path)!r}") if fmt == "parquet" else None
     batches = _export_batches(store, models, metric)
     try:

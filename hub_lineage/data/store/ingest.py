@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from hub_lineage.benchmarks import BY_KEY
+from hub_lineage.errors import DataWarning
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.data.sources import detect, leaderboard
 from hub_lineage.data.sources.edges import load_edge_list
@@ -65,15 +67,20 @@ def ingest_paths(
     by_format = detect.group_by_format(paths, fmt)
     runs: list[SampleRun] = []
     graphs: list[LineageGraph] = []
-    for path in by_format.get("lm_eval", []):
-        runs.extend(read_output(path, metrics, model_id=model_id, strict=strict))
-    for path in by_format.get("long_csv", []):
-        more, graph = long_csv_runs(path, *detect.long_csv_sidecars(path, by_format))
-        runs.extend(more)
-        graphs.append(graph)
-    contents = [(path, leaderboard.read_contents(path)) for path in by_format.get("contents", [])]
-    edge_files = [(path, load_edge_list(path)) for path in by_format.get("edges", [])]
+    with warnings.catch_warnings(record=True) as said:  # the loaders' skipped rows count in the report
+        warnings.simplefilter("always", DataWarning)
+        for path in by_format.get("lm_eval", []):
+            runs.extend(read_output(path, metrics, model_id=model_id, strict=strict))
+        for path in by_format.get("long_csv", []):
+            more, graph = long_csv_runs(path, *detect.long_csv_sidecars(path, by_format))
+            runs.extend(more)
+            graphs.append(graph)
+        contents = [(path, leaderboard.read_contents(path)) for path in by_format.get("contents", [])]
+        edge_files = [(path, load_edge_list(path)) for path in by_format.get("edges", [])]
     report = IngestReport()
+    for w in said:  # said again, outside: the caller's filters and display apply
+        report.skipped += getattr(w.message, "skipped", 0)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     with store.atomic():
         for path, entries in contents:
             _add_contents(store, path, entries, report)

@@ -131,3 +131,22 @@ def test_json_round_trip():
         LineageGraph.from_json({"nodes": []})
     with pytest.raises(DataFormatError, match="'parent'"):
         LineageGraph.from_json({"edges": [{"child": "a/b"}]})
+
+
+def test_the_edge_that_closes_a_cycle_is_dropped_not_the_queried_models_parent():
+    graph = LineageGraph(nodes=["org/B"])  # a walk that met B first
+    graph.add_edges([Edge("org/Q", "org/A")])
+    graph.add_edges([Edge("org/A", "org/B")])
+    with pytest.warns(LineageWarning, match="cycle"):
+        graph.add_edges([Edge("org/B", "org/Q")])  # found last, farthest from org/Q: this one goes
+    assert {(e.child, e.parent) for e in graph.edges} == {("org/Q", "org/A"), ("org/A", "org/B")}
+
+
+def test_a_walk_adding_5000_generations_one_by_one_stays_linear():
+    import time
+
+    graph = LineageGraph(nodes=["chain/m5000"])
+    start = time.monotonic()
+    for i in range(5000, 0, -1):  # as HubClient.resolve adds each repo's parents
+        graph.add_edges([Edge(f"chain/m{i}", f"chain/m{i - 1}")])
+    assert len(graph.edges) == 5000 and time.monotonic() - start < 5.0  # was quadratic: ~1 min

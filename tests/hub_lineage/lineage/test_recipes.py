@@ -121,8 +121,8 @@ def test_both_or_neither_models_and_slices(body, found):
 
 
 def test_weights_summing_to_zero():
-    text = (f"models:\n  - model: {ROMBOS}\n    parameters: {{weight: 1}}\n"
-            f"  - model: {CYBER}\n    parameters: {{weight: -1}}\nmerge_method: linear\n")
+    text = (f"models:\n  - model: {ROMBOS}\n    parameters: {{weight: 0}}\n"
+            f"  - model: {CYBER}\n    parameters: {{weight: 0}}\nmerge_method: linear\n")
     with pytest.raises(InvalidInputError, match="sum to zero"):
         parse_recipe(text, source="z.yml")
     ties = text.replace("linear", "ties") + f"base_model: {QWEN}\n"

@@ -44,3 +44,10 @@ def test_mermaid_quotes_ids_and_dashes_root_edges():
     assert out[:3] == ["```mermaid", "flowchart BT", '    n0["org/merge"]']
     assert "    n0 -->|merge 0.7| n1" in out and "    n3 -.->|finetune, family root| n4" in out
     assert out[-2:] == ["    style n0 stroke-width:3px", "```"]
+
+
+def test_a_chain_of_5000_generations_renders_without_recursion():
+    graph = LineageGraph([Edge(f"chain/m{i + 1}", f"chain/m{i}") for i in range(5000)])
+    lines = render_tree(graph, "chain/m5000").splitlines()
+    assert len(lines) == 5001 and lines[-1].endswith("finetune: chain/m0")
+    assert len(lineage_json(graph, "chain/m5000")["edges"]) == 5000

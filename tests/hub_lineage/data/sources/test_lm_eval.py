@@ -127,7 +127,7 @@ def test_gated_missing_and_offline_details(hub, tmp_path: Path, monkeypatch) -> 
     with pytest.raises(GatedRepoError) as caught:
         details_hub.fetch_details(gated, api=hub.api, dest=tmp_path / "g")
     message = str(caught.value)
-    assert gated in message and f"https://huggingface.co/datasets/{gated}" in message
+    assert gated in message and f"{hub.url}/datasets/{gated}" in message  # the Hub that was asked (issue 13)
     assert "accept its conditions" in message and "hf auth login" in message
     with pytest.raises(RepoNotFoundError, match="org__nobody-details"):
         details_hub.fetch_details("open-llm-leaderboard/org__nobody-details", api=hub.api, dest=tmp_path / "n")

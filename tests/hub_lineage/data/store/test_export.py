@@ -104,3 +104,14 @@ def test_parquet_export_without_pyarrow_says_so(tmp_path: Path, monkeypatch) -> 
         with pytest.raises(InvalidInputError, match="Exporting to .*cells.parquet.* needs pyarrow.*pip install pyarrow"):
             store.export(out)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["out.json", "out.xlsx", "out"])
+def test_export_refuses_a_suffix_it_would_not_honour(tmp_path: Path, name: str) -> None:
+    run = write_run(tmp_path / "r", "org/m", "leaderboard_bbh_navigate", [1, 0, 1], metric="acc_norm")
+    with Store(tmp_path / "s.sqlite") as store:
+        ingest_paths(store, [run])
+        with pytest.raises(InvalidInputError, match=r"\*\.csv or \*\.parquet"):
+            store.export(tmp_path / name)
+        assert not (tmp_path / name).exists()
+        assert store.export(tmp_path / name, "csv") == 3  # asked for by name: written
