@@ -49,10 +49,15 @@ def render_table(data: dict) -> str:
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")
+@click.option("--jobs", default=1, show_default=True, type=int,
+              help="Run independent fits in N local worker processes (same numbers as 1).")
+@click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
+              help="Run the fits on a Dask cluster at tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS).")
 @json_option()
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, noise: str | None,
-             folds: int, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
+             folds: int, coverage: float, no_tune: bool, limit: int | None, jobs: int, scheduler: str | None,
+             as_json: bool, quiet: bool) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -76,9 +81,12 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
             get_method(m)
     if coverage < 0 or coverage >= 1:
         raise InvalidInputError(f"--coverage {coverage}: give a level in (0, 1), or 0 for no intervals.")
+    from hub_lineage.evaluation.parallel import make_runner
+
+    progress = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
     opts = evaluation.ProtocolOptions(
         n_folds=folds, coverage=coverage or None, tune=not no_tune, noise=parse_noise(noise),
-        progress=None if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
+        progress=progress, runner=make_runner(jobs, scheduler, progress))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repaired cycles in Hub metadata are expected here
         dataset = load_dataset(list(data))

@@ -1,0 +1,110 @@
+"""Run the protocol's independent fits on local processes or a Dask cluster, with serial numbers.
+
+:class:`Runner` is what :class:`~hub_lineage.evaluation.protocol.ProtocolOptions` ``runner``
+takes: it maps one unit function (``protocol.fold_fit``: one method's tuning, fit and predictions
+for one fold of one seed; ``protocol.instance_fit`` in the instance setting) over its argument
+tuples through joblib. Locally joblib's ``loky`` backend runs ``jobs`` worker processes; with a
+scheduler address joblib's ``dask`` backend sends the same calls to a ``distributed`` cluster
+(the ``cluster`` extra). No scheduling of our own: joblib batches and orders, Dask places.
+
+Numbers equal a serial run's: every unit carries its seed in its arguments (no shared random
+generator), and each unit runs with ``threads`` BLAS and solver threads, so that ``jobs`` units
+fill the cores without oversubscribing them. The LRMF solver's reductions do not depend on the
+thread count (:mod:`hub_lineage.model.solvers.gauss_newton`), so neither do its results.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from hub_lineage.errors import HubLineageError, InvalidInputError
+from hub_lineage.model.threads import limited_threads, n_threads
+
+SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
+
+
+def _run_unit(fn: Callable[..., Any], args: tuple, threads: int) -> Any:
+    """One unit inside a worker, with at most ``threads`` BLAS and solver threads."""
+    with limited_threads(threads):
+        return fn(*args)
+
+
+class Runner:
+    """Map units over joblib workers: ``runner(fn, calls) == [fn(*c) for c in calls]``.
+
+    Parameters
+    ----------
+    jobs : int
+        Local worker processes (loky); ignored with ``scheduler`` (the cluster's workers decide).
+    scheduler : str or None
+        ``tcp://HOST:PORT`` of a Dask scheduler: run on that cluster instead.
+    threads : int or None
+        BLAS/solver threads per unit (default: this machine's cores // jobs, at least 1; 1 on a cluster).
+    progress : callable(str) or None
+        Called as units finish ("fits 12/50").
+    connect_timeout : float
+        Seconds to wait for the scheduler to answer.
+    """
+
+    def __init__(self, jobs: int = 1, scheduler: str | None = None, threads: int | None = None,
+                 progress: Callable[[str], None] | None = None, connect_timeout: float = 10.0) -> None:
+        if jobs < 1:
+            raise InvalidInputError(f"--jobs {jobs}: give at least 1 worker process.")
+        if scheduler is not None and not scheduler.strip():
+            scheduler = None
+        self.jobs = jobs
+        self.scheduler = scheduler
+        default = 1 if scheduler else max(1, n_threads(cap=os.cpu_count() or 1) // jobs)
+        self.threads = threads or default
+        self.progress = progress
+        self.connect_timeout = connect_timeout
+
+    def __call__(self, fn: Callable[..., Any], calls: Sequence[tuple]) -> list[Any]:
+        from joblib import Parallel, delayed
+
+        units = [delayed(_run_unit)(fn, call, self.threads) for call in calls]
+        if self.scheduler is None:
+            parallel = Parallel(n_jobs=self.jobs, backend="loky", return_as="generator")
+            return self._collect(parallel(units), len(units))
+        client = _connect(self.scheduler, self.connect_timeout)
+        try:
+            from joblib import parallel_config
+
+            with parallel_config(backend="dask"):
+                return self._collect(Parallel(return_as="generator")(units), len(units))
+        finally:
+            client.close()
+
+    def _collect(self, results: Any, total: int) -> list[Any]:
+        out = []
+        for value in results:
+            out.append(value)
+            if self.progress and (len(out) == total or len(out) % max(1, total // 20) == 0):
+                self.progress(f"fits {len(out)}/{total}")
+        return out
+
+
+def _connect(address: str, timeout: float) -> Any:
+    """A ``distributed.Client`` on ``address`` (registers joblib's ``dask`` backend)."""
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise HubLineageError(
+            f"--scheduler {address}: running on a Dask cluster needs the 'distributed' package: "
+            "pip install 'hub-lineage[cluster]'.") from exc
+    try:
+        return Client(address, timeout=f"{timeout}s")
+    except (OSError, TimeoutError) as exc:
+        raise HubLineageError(f"--scheduler {address}: no Dask scheduler answered there ({exc}).") from exc
+
+
+def make_runner(jobs: int = 1, scheduler: str | None = None,
+                progress: Callable[[str], None] | None = None) -> Runner | None:
+    """The runner for ``--jobs``/``--scheduler`` (``DASK_SCHEDULER_ADDRESS`` when no scheduler is
+    given); None for a plain serial run (1 job, no scheduler)."""
+    scheduler = scheduler or os.environ.get(SCHEDULER_ENV) or None
+    if jobs == 1 and scheduler is None:
+        return None
+    return Runner(jobs, scheduler, progress=progress)
