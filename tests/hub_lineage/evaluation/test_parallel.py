@@ -50,7 +50,7 @@ def test_local_processes_give_the_serial_numbers(serial):
 def test_a_dask_cluster_gives_the_serial_numbers(serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(host="127.0.0.1", n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster:
+                                  dashboard_address=":0") as cluster:
         runner = make_runner(1, cluster.scheduler_address)
         assert isinstance(runner, Runner) and runner.threads == 1
         result = evaluation.evaluate(_task(), METHODS, seeds=2, options=_opts(runner))
