@@ -72,8 +72,9 @@ def fit_torch(problem: Problem, P0: np.ndarray, Q0: np.ndarray, max_iter: int, t
         opt.zero_grad()
         value = objective()
         value.backward()
-        if not curve or float(value) < curve[-1]:  # the curve keeps accepted points only
-            curve.append(float(value))
+        current = float(value.detach())
+        if not curve or current < curve[-1]:  # the curve keeps accepted points only
+            curve.append(current)
             if callback is not None:
                 callback(len(curve) - 1, curve[-1])
         return value
