@@ -5,7 +5,8 @@
 ``base_model``, ``parameters``...). It accepts only the canonical form (strings, ints, mappings
 with string keys...); anything else, a wrong type, a missing field or a form pydantic would
 coerce, goes to the pydantic mirror in :mod:`hub_lineage.lineage.recipe_schema`, which either
-coerces it exactly as before or raises the same error as before. Building that pydantic schema
+coerces it exactly as before or raises the same error as before (:mod:`hub_lineage.lineage.recipes`
+calls one, then the other). Building that pydantic schema
 cost ~0.2 s of every ``mergekit-preflight`` run (pydantic import + model construction, measured),
 which a well-formed recipe no longer pays.
 """
@@ -15,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from hub_lineage.errors import DataFormatError
 
 Params = dict[str, Any] | None
 
@@ -124,23 +123,13 @@ def referenced_models(cfg: Any) -> list[Any]:
 # -- the canonical-form reader --------------------------------------------------------------------
 
 
-def read_config(data: dict[str, Any], source: str = "recipe") -> Any:
-    """The recipe's config: this module's dataclasses for canonical input, else the pydantic
-    mirror's result; a field pydantic rejects raises :class:`DataFormatError` naming it."""
+def read_config(data: dict[str, Any]) -> RecipeConfig | None:
+    """The recipe's config as this module's dataclasses, or None when ``data`` is not in canonical
+    form (then :func:`hub_lineage.lineage.recipe_schema.validate` decides: coerce or reject)."""
     try:
         return _config(data)
     except _Fallback:
-        pass
-    from pydantic import ValidationError
-
-    from hub_lineage.lineage.recipe_schema import RecipeConfig as Schema
-
-    try:
-        return Schema.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "recipe"
-        raise DataFormatError(f"{source}: invalid recipe field {where!r}: {first['msg']}.") from None
+        return None
 
 
 def _need(ok: bool) -> None:

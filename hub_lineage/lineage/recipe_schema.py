@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
+from hub_lineage.errors import DataFormatError
 from hub_lineage.lineage.recipe_config import referenced_models
 
 
@@ -101,3 +102,14 @@ class RecipeConfig(_Loose):
 
     def referenced_models(self) -> list[ModelRef]:
         return referenced_models(self)
+
+
+def validate(data: dict[str, Any], source: str = "recipe") -> RecipeConfig:
+    """Validate (and coerce) ``data`` with pydantic; a bad field raises :class:`DataFormatError`
+    naming the recipe, the field's path and pydantic's message."""
+    try:
+        return RecipeConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "recipe"
+        raise DataFormatError(f"{source}: invalid recipe field {where!r}: {first['msg']}.") from None

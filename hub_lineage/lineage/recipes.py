@@ -153,7 +153,11 @@ def parse_recipe(text: str, *, source: str = "recipe", model_ids: Mapping[str, s
             f"{source}: a recipe needs exactly one of 'models', 'slices' or 'modules' (found {found}); "
             "list the input models under one of them."
         )
-    cfg = read_config(data, source)
+    cfg = read_config(data)
+    if cfg is None:  # not in canonical form: pydantic coerces or rejects it, as it always did
+        from hub_lineage.lineage.recipe_schema import validate
+
+        cfg = validate(data, source)
     method = get_method(cfg.merge_method, source=source)
     ids = _resolve_ids(cfg, source, model_ids or {}, keep_local_paths)
     shares, base_ref = _shares(cfg, method, source)
