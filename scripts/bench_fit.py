@@ -103,7 +103,13 @@ def time_predict_cli(fallback_model: str) -> float | None:
     env = dict(os.environ)
     model = fallback_model
     tmp = None
-    if not paths.default_predictor_dir().exists():
+    if paths.default_predictor_dir().exists():  # a scored model with a scored parent in that predictor
+        from hub_lineage.predict.predictor import Predictor
+
+        known = Predictor.load()
+        model = next((m for m in known.graph.nodes if known.observed(m)
+                      and any(known.observed(e.parent) for e in known.graph.parents(m))), model)
+    else:
         data = root.parent / "shared" / "data"
         contents, edges = data / "open_llm_leaderboard_contents_2025-02-08.csv", data / "hf_lineage_edges_2025-06.csv"
         if not (contents.exists() and edges.exists()):
