@@ -257,15 +257,17 @@ def _mapped_fits(task: Task, methods: Sequence[str], seeds: int, opts: ProtocolO
     ``opts.runner``; keyed ``{seed: {(method, fold or model index): result}}``."""
     assert opts.runner is not None
     plain = replace(opts, progress=None, runner=None)  # what a worker needs: no callbacks
+    plans = {seed: _kfold_plan(task, seed, opts) for seed in range(seeds)} if task.setting.kind != "instance" else {}
     keys, calls = [], []
-    for seed in range(seeds):
-        if task.setting.kind == "instance":
-            units = [(m, k, (task, m, model, seed, plain)) for m in methods for k, model in enumerate(task.eligible)]
-        else:
-            graph, _, folds = _kfold_plan(task, seed, opts)
-            units = [(m, k, (task, graph, m, fold, seed, plain)) for m in methods for k, fold in enumerate(folds)]
-        keys += [(seed, m, k) for m, k, _ in units]
-        calls += [call for _, _, call in units]
+    for m in methods:  # method-major: the slow methods (LRMF first) start first, so none trails at the end
+        for seed in range(seeds):
+            if task.setting.kind == "instance":
+                units = [(k, (task, m, model, seed, plain)) for k, model in enumerate(task.eligible)]
+            else:
+                graph, _, folds = plans[seed]
+                units = [(k, (task, graph, m, fold, seed, plain)) for k, fold in enumerate(folds)]
+            keys += [(seed, m, k) for k, _ in units]
+            calls += [call for _, call in units]
     values = opts.runner(instance_fit if task.setting.kind == "instance" else fold_fit, calls)
     out: dict[int, dict[tuple[str, int], Any]] = {seed: {} for seed in range(seeds)}
     for (seed, method, k), value in zip(keys, values):
