@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
+from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import HubLineageError, InvalidInputError
 from hub_lineage.evaluation import protocol as evaluation
 from hub_lineage.evaluation.parallel import Runner, make_runner
 from hub_lineage.evaluation.synthetic import make_lineage_data
+from hub_lineage.lineage.graph import LineageGraph
 
 METHODS = ["lrmf", "mla", "mean"]
 
@@ -69,3 +72,24 @@ def test_runner_options(monkeypatch):
         Runner(jobs=0)
     with pytest.raises(HubLineageError, match="tcp://127.0.0.1:1"):
         Runner(scheduler="tcp://127.0.0.1:1", connect_timeout=1)(abs, [(-1,)])
+
+
+def test_the_instance_setting_runs_in_parallel_with_the_serial_numbers():
+    # binary answers: three bases, each with a fine-tune that answers much like it
+    rng = np.random.default_rng(0)
+    graph, names, rows = LineageGraph(), [], []
+    easiness = rng.normal(0, 1.5, 120)
+    for b in range(3):
+        style = rng.normal(0, 3.0, 120)
+        for name, shift in ((f"org/base{b}", 0.0), (f"org/base{b}-it", 0.5)):
+            rows.append((rng.random(120) < 1 / (1 + np.exp(-(easiness + style + shift)))).astype(float))
+            names.append(name)
+        graph.add_edge(f"org/base{b}-it", f"org/base{b}")
+    matrix = ObservationMatrix(names, [f"q/{i}" for i in range(120)], np.array(rows), ["q"] * 120)
+    task = evaluation.prepare(matrix, graph, "instance")
+    methods = ["parent", "difficulty", "mean"]
+    serial = evaluation.evaluate(task, methods, seeds=1)
+    parallel = evaluation.evaluate(task, methods, seeds=1,
+                                   options=evaluation.ProtocolOptions(runner=Runner(jobs=2)))
+    _same(serial, parallel)
+    assert parallel.per_model == serial.per_model
