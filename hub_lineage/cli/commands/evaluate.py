@@ -86,7 +86,7 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     progress = None if quiet else (lambda msg: click.echo(f"  {msg}", err=True))
     opts = evaluation.ProtocolOptions(
         n_folds=folds, coverage=coverage or None, tune=not no_tune, noise=parse_noise(noise),
-        progress=progress, runner=make_runner(jobs, scheduler, progress))
+        progress=progress, runner=make_runner(jobs, scheduler, progress, method_list))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repaired cycles in Hub metadata are expected here
         dataset = load_dataset(list(data))
