@@ -95,15 +95,21 @@ def time_predict_cli(fallback_model: str) -> float | None:
     import tempfile
 
     root = Path(__file__).resolve().parents[1]
-    if not (root / "hub_lineage" / "commands" / "predict.py").exists():
+    if not (root / "hub_lineage" / "cli" / "commands" / "predict.py").exists():
         return None
     from hub_lineage import paths
 
-    cli = [sys.executable, "-m", "hub_lineage.cli.main"]
+    cli = [sys.executable, "-c", "from hub_lineage.cli import main; main()"]  # as the console script
     env = dict(os.environ)
     model = fallback_model
     tmp = None
-    if not paths.default_predictor_dir().exists():
+    if paths.default_predictor_dir().exists():  # a scored model with a scored parent in that predictor
+        from hub_lineage.predict.predictor import Predictor
+
+        known = Predictor.load()
+        model = next((m for m in known.graph.nodes if known.observed(m)
+                      and any(known.observed(e.parent) for e in known.graph.parents(m))), model)
+    else:
         data = root.parent / "shared" / "data"
         contents, edges = data / "open_llm_leaderboard_contents_2025-02-08.csv", data / "hf_lineage_edges_2025-06.csv"
         if not (contents.exists() and edges.exists()):
@@ -140,26 +146,34 @@ def time_predict_cli(fallback_model: str) -> float | None:
 
 
 def scaling(args) -> None:
-    """Fit time at three sizes each of models, instances and d around a 1,000 x 8,000, d=16 base."""
-    base = {"models": 1000, "instances": 8000, "factors": 16}
+    """Fit time and memory at three sizes each of models, instances, lineage nodes and d around a
+    1,000 x 8,000, d=16, 10,000-node base; ``peak MB`` is the fit's peak traced allocation."""
+    import tracemalloc
+
+    base = {"models": 1000, "instances": 8000, "factors": 16, "nodes": 10000}
     grid = [("models", v) for v in (500, 1000, 2000)] + [("instances", v) for v in (4000, 8000, 16000)] \
-        + [("factors", v) for v in (8, 16, 32)]
-    print(f"{'vary':<10}{'models':>8}{'instances':>10}{'d':>4}{'cells (M)':>10}{'fit (s)':>9}{'iters':>6}"
-          f"{'passes':>7}{'s/pass':>8}{'ns/cell/pass':>13}{'CPU (s)':>9}")
+        + [("factors", v) for v in (8, 16, 32)] + [("nodes", v) for v in (2000, 10000, 50000)]
+    print(f"{'vary':<10}{'models':>8}{'instances':>10}{'d':>4}{'nodes':>7}{'cells (M)':>10}{'fit (s)':>9}"
+          f"{'iters':>6}{'passes':>7}{'s/pass':>8}{'ns/cell/pass':>13}{'CPU (s)':>9}{'peak MB':>9}")
     for what, value in grid:
         size = {**base, what: value}
-        data = make_lineage_data(size["models"], size["instances"], size["factors"], n_nodes=10 * size["models"],
+        if what == "models":
+            size["nodes"] = 10 * value
+        data = make_lineage_data(size["models"], size["instances"], size["factors"], n_nodes=size["nodes"],
                                  n_roots=max(4, size["models"] // 100), embedding_dim=8, random_state=0)
         model = LRMF(size["factors"], lambda_lineage=args.lambda_lineage, reg=args.reg, max_iter=args.max_iter,
                      tol=1e-4, random_state=0)
+        tracemalloc.start()
         t, cpu = time.perf_counter(), cpu_s()
         model.fit(data.matrix, data.graph)
         fit_s, fit_cpu = time.perf_counter() - t, cpu_s() - cpu
+        peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
         cells = size["models"] * size["instances"]
         passes = getattr(model, "_n_passes", 0)
-        print(f"{what:<10}{size['models']:>8}{size['instances']:>10}{size['factors']:>4}{cells / 1e6:>10.1f}"
-              f"{fit_s:>9.2f}{model.n_iter_:>6}{passes:>7}{fit_s / max(passes, 1):>8.3f}"
-              f"{1e9 * fit_s / max(passes, 1) / cells:>13.1f}{fit_cpu:>9.2f}")
+        print(f"{what:<10}{size['models']:>8}{size['instances']:>10}{size['factors']:>4}{size['nodes']:>7}"
+              f"{cells / 1e6:>10.1f}{fit_s:>9.2f}{model.n_iter_:>6}{passes:>7}{fit_s / max(passes, 1):>8.3f}"
+              f"{1e9 * fit_s / max(passes, 1) / cells:>13.1f}{fit_cpu:>9.2f}{peak_mb:>9.0f}")
 
 
 def main() -> None:
@@ -179,7 +193,7 @@ def main() -> None:
     ap.add_argument("--skip-ref", action="store_true")
     ap.add_argument("--skip-predict", action="store_true", help="do not time `hub-lineage predict`")
     ap.add_argument("--scaling", action="store_true",
-                    help="instead: fit time at three sizes each of models, instances and d (no reference)")
+                    help="instead: fit time at three sizes each of models, instances, nodes and d (no reference)")
     args = ap.parse_args()
     if args.scaling:
         scaling(args)

@@ -19,7 +19,7 @@ is scored, one at a time, and reports instance-level AUC and predicted vs actual
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -78,6 +78,9 @@ class ProtocolOptions:
     #: called with (method, seed, {"predicted", "low", "high", "actual": (models, benchmarks) arrays,
     #: "benchmarks": names}) after each benchmark-level seed (``evaluate --plot`` collects them)
     record: Callable[[str, int, dict[str, Any]], None] | None = None
+    #: Runs independent fits: ``runner(fn, calls) -> [fn(*call) for call in calls]`` in any order
+    #: or process (:class:`hub_lineage.evaluation.parallel.Runner`); None = one after another here.
+    runner: Callable[[Callable[..., Any], list[tuple]], list[Any]] | None = None
 
 
 @dataclass
@@ -165,15 +168,38 @@ def prepare(matrix: ObservationMatrix | None, graph: LineageGraph, setting: Sett
 # -- the protocol -------------------------------------------------------------------------------
 
 
-def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions
-                ) -> dict[str, dict[str, float]]:
+def _kfold_plan(task: Task, seed: int, opts: ProtocolOptions
+                ) -> tuple[LineageGraph, list[str], list[list[str]]]:
+    """The seed's graph (noisy under ``opts.noise``), its eligible models and their folds."""
     graph = task.graph
     eligible = task.eligible
     if opts.noise is not None:
         graph = splits.perturb(graph, opts.noise, task.matrix.models, seed)
         still = set(splits.eligible_models(task.matrix.models, graph))
         eligible = [m for m in eligible if m in still]
-    folds = splits.kfold(eligible, opts.n_folds, seed)
+    return graph, eligible, splits.kfold(eligible, opts.n_folds, seed)
+
+
+def fold_fit(task: Task, graph: LineageGraph, method: str, fold: list[str], seed: int, opts: ProtocolOptions
+             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One independent unit: tune ``method`` on the training models, fit, predict ``fold``.
+
+    Returns benchmark predictions (len(fold), n_benchmarks) and the interval bounds (or None).
+    Its seed comes from its arguments only, so it gives the same numbers in any process.
+    """
+    params, intervals = tune_and_calibrate(method, task, graph, fold, seed, opts)
+    fit_params, fit_graph = method_graph(params, task.matrix, graph)
+    items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
+    pred = task.matrix.benchmark_scores(items)
+    if intervals is None:
+        return pred, None, None
+    low, high = intervals.interval(pred)
+    return pred, low, high
+
+
+def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions,
+                fits: dict[tuple[str, int], tuple] | None = None) -> dict[str, dict[str, float]]:
+    graph, eligible, folds = _kfold_plan(task, seed, opts)
     actual = task.matrix.select_models(eligible).benchmark_scores()
     pos = {m: k for k, m in enumerate(eligible)}
     out = {}
@@ -181,15 +207,14 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
         pred = np.full(actual.shape, np.nan)
         low, high = np.full(actual.shape, np.nan), np.full(actual.shape, np.nan)
         for k, fold in enumerate(folds):
-            if opts.progress:
+            if fits is None and opts.progress:
                 opts.progress(f"seed {seed} {method} fold {k + 1}/{len(folds)}")
-            params, intervals = tune_and_calibrate(method, task, graph, fold, seed, opts)
-            fit_params, fit_graph = method_graph(params, task.matrix, graph)
-            items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
+            fold_pred, fold_low, fold_high = (fits[method, k] if fits is not None
+                                              else fold_fit(task, graph, method, fold, seed, opts))
             rows = [pos[m] for m in fold]
-            pred[rows] = task.matrix.benchmark_scores(items)
-            if intervals is not None:
-                low[rows], high[rows] = intervals.interval(pred[rows])
+            pred[rows] = fold_pred
+            if fold_low is not None:
+                low[rows], high[rows] = fold_low, fold_high
         out[method] = metrics.score_table(pred, actual, task.matrix.benchmarks)
         if opts.record is not None:
             opts.record(method, seed, {"predicted": pred, "low": low, "high": high, "actual": actual,
@@ -200,7 +225,15 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
     return out
 
 
-def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions
+def instance_fit(task: Task, method: str, model: str, seed: int, opts: ProtocolOptions) -> np.ndarray:
+    """One independent unit of the instance setting: predictions (n_items,) for held-out ``model``."""
+    params = tune_instance(method, task, model, seed, opts)
+    estimator = seeded_estimator(method, params, seed)
+    return predict_held_out(estimator, task.matrix, task.graph, [model], task.instance_graph)[0]
+
+
+def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions,
+                   fits: dict[tuple[str, int], np.ndarray] | None = None
                    ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, dict[str, float]]]]:
     out, detail = {}, {}
     actual_items = task.matrix.select_models(task.eligible).values.astype(np.float64)
@@ -208,11 +241,9 @@ def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: Protocol
         aucs, pred_acc, act_acc = [], [], []
         detail[method] = {}
         for k, model in enumerate(task.eligible):
-            if opts.progress:
+            if fits is None and opts.progress:
                 opts.progress(f"seed {seed} {method} held out {model}")
-            params = tune_instance(method, task, model, seed, opts)
-            estimator = seeded_estimator(method, params, seed)
-            items = predict_held_out(estimator, task.matrix, task.graph, [model], task.instance_graph)[0]
+            items = fits[method, k] if fits is not None else instance_fit(task, method, model, seed, opts)
             seen = ~np.isnan(actual_items[k])
             aucs.append(metrics.auc(items[seen], actual_items[k, seen]))
             pred_acc.append(float(items[seen].mean()))
@@ -224,6 +255,30 @@ def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: Protocol
                        f"pearson_{bench}": metrics.pearson(p, a), "spearman_all": metrics.spearman(p, a),
                        "mae_all": metrics.mae(p, a)}
     return out, detail
+
+
+def _mapped_fits(task: Task, methods: Sequence[str], seeds: int, opts: ProtocolOptions
+                 ) -> dict[int, dict[tuple[str, int], Any]]:
+    """Every independent fit of the run (seeds x methods x folds, or held-out models) through
+    ``opts.runner``; keyed ``{seed: {(method, fold or model index): result}}``."""
+    assert opts.runner is not None
+    plain = replace(opts, progress=None, runner=None)  # what a worker needs: no callbacks
+    plans = {seed: _kfold_plan(task, seed, opts) for seed in range(seeds)} if task.setting.kind != "instance" else {}
+    keys, calls = [], []
+    for m in methods:  # method-major: the slow methods (LRMF first) start first, so none trails at the end
+        for seed in range(seeds):
+            if task.setting.kind == "instance":
+                units = [(k, (task, m, model, seed, plain)) for k, model in enumerate(task.eligible)]
+            else:
+                graph, _, folds = plans[seed]
+                units = [(k, (task, graph, m, fold, seed, plain)) for k, fold in enumerate(folds)]
+            keys += [(seed, m, k) for k, _ in units]
+            calls += [call for _, call in units]
+    values = opts.runner(instance_fit if task.setting.kind == "instance" else fold_fit, calls)
+    out: dict[int, dict[tuple[str, int], Any]] = {seed: {} for seed in range(seeds)}
+    for (seed, method, k), value in zip(keys, values):
+        out[seed][method, k] = value
+    return out
 
 
 def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
@@ -238,16 +293,17 @@ def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
         get_method(method)  # fail before any fit on a misspelt name
     per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     per_model: dict[str, dict[str, dict[str, float]]] = {}
+    fits = _mapped_fits(task, methods, seeds, opts) if opts.runner is not None else {}
     for seed in range(seeds):
         if task.setting.kind == "instance":
-            result, detail = _instance_seed(task, methods, seed, opts)
+            result, detail = _instance_seed(task, methods, seed, opts, fits.get(seed))
             for method, models in detail.items():
                 for model, vals in models.items():
                     acc = per_model.setdefault(method, {}).setdefault(model, {})
                     for key, val in vals.items():
                         acc[key] = acc.get(key, 0.0) + val / seeds
         else:
-            result = _kfold_seed(task, methods, seed, opts)
+            result = _kfold_seed(task, methods, seed, opts, fits.get(seed))
         for method in methods:
             per_seed[method].append(result[method])
     noise = None if opts.noise is None else f"{opts.noise[0]}:{opts.noise[1]:g}"

@@ -39,7 +39,6 @@ model's own ``parameters`` first, then the slice's, then the recipe's, then merg
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -160,6 +159,8 @@ def get_method(name: str, *, source: str = "recipe") -> MethodSpec:
     if spec is not None:
         return spec
     valid = ", ".join(sorted(METHODS))
+    import difflib  # only for the message (preflight's import path stays light)
+
     close = difflib.get_close_matches(str(name).lower(), list(METHODS), n=2, cutoff=0.6)
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     raise InvalidInputError(

@@ -1,8 +1,9 @@
 """A mergekit recipe as a hypothetical lineage node: its parents, its base, a share per parent.
 
 The fast path never imports mergekit (it imports torch: seconds). Recipes are read with
-``yaml.safe_load`` under size, depth and alias limits, into a small pydantic mirror of
-``mergekit.config.MergeConfiguration`` (``models:`` / ``slices:`` / ``modules:``, ``merge_method``,
+``yaml.safe_load`` under size, depth and alias limits, into a small mirror of
+``mergekit.config.MergeConfiguration`` (:mod:`hub_lineage.lineage.recipe_config`; pydantic,
+:mod:`hub_lineage.lineage.recipe_schema`, only for input that is not in canonical form) (``models:`` / ``slices:`` / ``modules:``, ``merge_method``,
 ``base_model``, ``parameters``...), and the method is checked against
 :data:`hub_lineage.lineage.merge_methods.METHODS`, a snapshot of mergekit's registry. Tests assert that the
 snapshot equals the registry and that our parents equal ``MergeConfiguration.referenced_models()``;
@@ -26,12 +27,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from hub_lineage.errors import DataFormatError, InvalidInputError
 from hub_lineage.ids import is_repo_id
 from hub_lineage.lineage.edges import Edge, Relation
-from hub_lineage.lineage.merge_methods import MethodSpec, Params, get_method, unit_shares
+from hub_lineage.lineage.merge_methods import MethodSpec, get_method, unit_shares
+from hub_lineage.lineage.recipe_config import ModelRef, RecipeConfig, read_config
+from hub_lineage.lineage.recipe_config import units as _units
 
 MAX_RECIPE_BYTES = 256 * 1024
 MAX_YAML_EVENTS = 20_000
@@ -39,124 +41,7 @@ MAX_YAML_ALIASES = 100
 MAX_YAML_DEPTH = 32
 
 
-# -- the pydantic mirror of mergekit.config ------------------------------------------------------
-
-
-class ModelRef(BaseModel):
-    """``path[@revision][+lora]``, as mergekit's ``ModelReference`` reads it."""
-
-    model_config = ConfigDict(frozen=True)
-    path: str
-    revision: str | None = None
-    lora: str | None = None
-    override_architecture: str | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            chunks = value.split("+")
-            if len(chunks) > 2:
-                raise ValueError(f"cannot parse model reference {value!r}: more than one '+'")
-            out = _split_path(chunks[0])
-            if len(chunks) == 2:
-                out["lora"] = chunks[1]
-            return out
-        if isinstance(value, dict) and "model" in value:
-            model = value["model"]
-            out = _split_path(model) if isinstance(model, str) else dict(model)
-            lora = value.get("lora")
-            if isinstance(lora, dict):
-                lora = str(lora.get("path")) + (f"@{lora['revision']}" if lora.get("revision") else "")
-            return {**out, "lora": lora, "override_architecture": value.get("override_architecture")}
-        return value
-
-    def __str__(self) -> str:
-        text = f"{self.path}@{self.revision}" if self.revision else self.path
-        return f"{text}+{self.lora}" if self.lora else text
-
-
-def _split_path(value: str) -> dict[str, Any]:
-    if value.count("@") > 1:
-        raise ValueError(f"invalid model path {value!r}: more than one '@'")
-    path, _, rev = value.partition("@")
-    return {"path": path, "revision": rev or None}
-
-
-class _Loose(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class InputModel(_Loose):
-    model: ModelRef
-    parameters: dict[str, Any] | None = None
-
-
-class InputSlice(_Loose):
-    model: ModelRef
-    layer_range: tuple[int, int]
-    parameters: dict[str, Any] | None = None
-
-
-class OutputSlice(_Loose):
-    sources: list[InputSlice]
-    base_model: ModelRef | None = None
-    residual_weight: float | None = None
-    parameters: dict[str, Any] | None = None
-
-
-class OutputModule(_Loose):
-    slices: list[OutputSlice] | None = None
-    models: list[InputModel] | None = None
-    parameters: dict[str, Any] | None = None
-
-
-class RecipeConfig(_Loose):
-    """The fields of ``MergeConfiguration`` that matter before a merge."""
-
-    modules: dict[str, OutputModule] | None = None
-    slices: list[OutputSlice] | None = None
-    models: list[InputModel] | None = None
-    merge_method: str
-    base_model: ModelRef | None = None
-    dtype: str | None = None
-    tokenizer_source: Any = None
-    tokenizer: Any = None
-    chat_template: str | None = None
-    out_dtype: str | None = None
-    parameters: dict[str, Any] | None = None
-
-    def referenced_models(self) -> list[ModelRef]:
-        refs: dict[str, ModelRef] = {}
-        if self.base_model:
-            refs[str(self.base_model)] = self.base_model
-        for _, inputs, _ in _units(self):
-            for ref, _ in inputs:
-                refs[str(ref)] = ref
-        return list(refs.values())
-
-
-#: One merge unit: (weight of the unit, [(input ref, its own parameters)], [shared parameter maps]).
-Unit = tuple[float, list[tuple[ModelRef, Params]], list[Params]]
-
-
-def _units(cfg: RecipeConfig) -> list[Unit]:
-    """Split a recipe into the pieces mergekit merges separately, each with its weight."""
-    units: list[Unit] = []
-
-    def add(models: list[InputModel] | None, slices: list[OutputSlice] | None, params: list[Params], w: float):
-        if models:
-            units.append((w, [(m.model, m.parameters) for m in models], params))
-        for s in slices or []:
-            span = s.sources[0].layer_range[1] - s.sources[0].layer_range[0] if s.sources else 0
-            units.append((w * span, [(src.model, src.parameters) for src in s.sources], [s.parameters, *params]))
-
-    if cfg.modules:
-        for module in cfg.modules.values():
-            add(module.models, module.slices, [module.parameters, cfg.parameters], 1.0)
-    add(cfg.models, cfg.slices, [cfg.parameters], 1.0)
-    return units
-
+# -- the recipe's fields: canonical input without pydantic (recipe_config), the rest through it --
 
 # -- the result ----------------------------------------------------------------------------------
 
@@ -268,12 +153,11 @@ def parse_recipe(text: str, *, source: str = "recipe", model_ids: Mapping[str, s
             f"{source}: a recipe needs exactly one of 'models', 'slices' or 'modules' (found {found}); "
             "list the input models under one of them."
         )
-    try:
-        cfg = RecipeConfig.model_validate(data)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "recipe"
-        raise DataFormatError(f"{source}: invalid recipe field {where!r}: {first['msg']}.") from None
+    cfg = read_config(data)
+    if cfg is None:  # not in canonical form: pydantic coerces or rejects it, as it always did
+        from hub_lineage.lineage.recipe_schema import validate
+
+        cfg = validate(data, source)
     method = get_method(cfg.merge_method, source=source)
     ids = _resolve_ids(cfg, source, model_ids or {}, keep_local_paths)
     shares, base_ref = _shares(cfg, method, source)

@@ -11,7 +11,6 @@ the evaluation loop does ``clone(est).set_params(random_state=seed)`` instead of
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -63,6 +62,8 @@ class Estimator:
         valid = self._param_names()
         for name, value in params.items():
             if name not in valid:
+                import difflib  # only for the message: 3 ms at import that predict never needs
+
                 close = difflib.get_close_matches(name, valid, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise InvalidInputError(f"{type(self).__name__} has no parameter {name!r}.{hint} "

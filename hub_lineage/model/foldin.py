@@ -212,7 +212,9 @@ def _solve_dense(factors: FittedFactors, graph: LineageGraph, new: list[str], bo
         ok[cells[hit] // len(boundary)] = True
     if n > 1:
         labels = _components(n, rows[to_new], cols[to_new])
-        ok = np.isin(labels, np.unique(labels[ok]))
+        reached = np.zeros(n, dtype=bool)  # components holding a supported node (labels < n);
+        reached[labels[ok]] = True          # np.unique here would import numpy.ma: 40 ms of predict
+        ok = reached[labels]
     return {node: (P_new[i], bool(ok[i])) for i, node in enumerate(new)}, weights
 
 
@@ -270,7 +272,9 @@ def _solve_sparse(factors: FittedFactors, graph: LineageGraph, new: list[str], b
         ok |= np.asarray((A_nb[:, supported_b] > 0).sum(axis=1)).ravel() > 0
     if n > 1:
         _, labels = connected_components(A_nn, directed=False)
-        ok = np.isin(labels, np.unique(labels[ok]))
+        reached = np.zeros(n, dtype=bool)  # components holding a supported node (labels < n);
+        reached[labels[ok]] = True          # np.unique here would import numpy.ma: 40 ms of predict
+        ok = reached[labels]
     if n_obs:
         P_new = _newton_observed(factors, new[:n_obs], observations, observed, lap, pull, P_new)
     return {node: (P_new[i], bool(ok[i])) for i, node in enumerate(new)}, weights

@@ -64,7 +64,9 @@ class LRMF(Estimator):
         Outer iterations (one model-side and one item-side step each); stop when the objective's
         relative decrease over an iteration falls below ``tol``.
     random_state : int or None
-    solver : {"fast", "reference"}
+    solver : {"fast", "reference", "torch"}
+        ``"torch"`` (optional, :mod:`hub_lineage.model.solvers.torch_solver`): L-BFGS in PyTorch, on
+        CUDA when available (``"torch:cpu"``, ``"torch:cuda"`` choose).
     verbose : bool
         Log the objective per iteration (logger ``hub_lineage.model.solvers.gauss_newton``, INFO).
 
@@ -160,6 +162,11 @@ class LRMF(Estimator):
         P, Q = self._init_params(problem, len(nodes))
         if self.solver == "reference":
             P, Q, curve, n_iter, converged = fit_reference(problem, P, Q, self.max_iter, self.tol, callback)
+        elif self.solver.startswith("torch"):  # optional: torch loads only here
+            from hub_lineage.model.solvers.torch_solver import fit_torch
+
+            device = self.solver.partition(":")[2] or None
+            P, Q, curve, n_iter, converged = fit_torch(problem, P, Q, self.max_iter, self.tol, callback, device)
         else:
             solver = FastSolver(problem, self.verbose)
             P, Q, curve, n_iter, converged = solver.run(P, Q, self.max_iter, self.tol, callback)
@@ -196,8 +203,10 @@ class LRMF(Estimator):
         for name in ("lambda_lineage", "lambda_instance", "reg"):
             if not (np.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise InvalidInputError(f"{name} must be a finite number >= 0, got {getattr(self, name)!r}.")
-        if self.solver not in ("fast", "reference"):
-            raise InvalidInputError(f"Unknown solver {self.solver!r}: expected 'fast' or 'reference'.")
+        if not (self.solver in ("fast", "reference", "torch")
+                or (isinstance(self.solver, str) and self.solver.startswith(("torch:cpu", "torch:cuda")))):
+            raise InvalidInputError(f"Unknown solver {self.solver!r}: expected 'fast', 'reference' or 'torch' "
+                                    "('torch:cpu', 'torch:cuda[:N]' to choose the device).")
         if self.chance not in (None, "items"):
             raise InvalidInputError(f"Unknown chance {self.chance!r}: expected None or 'items'.")
         if self.max_iter < 1 or not self.tol >= 0:

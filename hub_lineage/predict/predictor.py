@@ -16,12 +16,10 @@ The predictor directory holds (JSON and npz, no pickle):
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version as _pkg_version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -323,6 +321,9 @@ def default_params(seed: int = 0) -> dict[str, Any]:
 
 def _version(matrix: ObservationMatrix, graph: LineageGraph, params: Mapping[str, Any]) -> str:
     """``<package version>+<hash of data and hyper-parameters>``: refitting the same data keeps it."""
+    import hashlib  # here, not at the top: with importlib.metadata ~30 ms that predicting never needs
+    from importlib.metadata import PackageNotFoundError, version as _pkg_version
+
     digest = hashlib.sha1()
     digest.update("\n".join(matrix.models).encode())
     digest.update("\n".join(matrix.items).encode())

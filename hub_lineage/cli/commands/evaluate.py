@@ -57,14 +57,18 @@ def _require_torch_for(methods: list[str]) -> None:
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")
+@click.option("--jobs", default=1, show_default=True, type=int,
+              help="Run independent fits in N local worker processes (same numbers as 1).")
+@click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
+              help="Run the fits on a Dask cluster at tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS).")
 @json_option()
 @click.option("--quiet", is_flag=True, help="No progress bar on stderr (it shows only on a terminal anyway).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Also save FILE.png: predicted vs actual per benchmark and interval coverage "
                    "(needs matplotlib: pip install 'hub-lineage[plot]').")
 def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, noise: str | None,
-             folds: int, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool,
-             plot_path: str | None) -> None:
+             folds: int, coverage: float, no_tune: bool, limit: int | None, jobs: int, scheduler: str | None,
+             as_json: bool, quiet: bool, plot_path: str | None) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -89,6 +93,7 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     if coverage < 0 or coverage >= 1:
         raise InvalidInputError(f"--coverage {coverage}: give a level in (0, 1), or 0 for no intervals.")
     from hub_lineage.cli.progress import StepBar
+    from hub_lineage.evaluation.parallel import make_runner
 
     recorder = None
     if plot_path is not None:
@@ -116,6 +121,8 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
                                   else min(folds, max(len(task.eligible), 1)))
     with StepBar(steps, "Evaluating", disable=True if quiet else None) as bar:
         opts.progress = bar
+        # with --jobs/--scheduler the fits run first, reported by the runner ("fits k/n")
+        opts.runner = make_runner(jobs, scheduler, bar, method_list)
         result = evaluation.evaluate(task, method_list, seeds, opts)
     payload = result.to_json()
     if plot_path is not None:

@@ -42,6 +42,17 @@ def test_json_contract_on_the_qwen_family_slice(capsys, data_args):
     assert data["results"]["mla"]["pearson_all"]["mean"] > data["results"]["mean"]["pearson_all"]["mean"]
 
 
+def test_jobs_give_the_serial_numbers(capsys, data_args, monkeypatch):
+    monkeypatch.delenv("DASK_SCHEDULER_ADDRESS", raising=False)
+    args = ["evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B", "--seeds", "2", "--methods",
+            "mla,mean", "--limit", "30", "--json", "--quiet"]
+    code, serial, err = _run(capsys, *args)
+    assert code == 0, err
+    code, parallel, err = _run(capsys, *args, "--jobs", "2")
+    assert code == 0, err
+    assert json.loads(parallel) == json.loads(serial)
+
+
 def test_table_output_and_noise(capsys, data_args):
     code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
                           "--seeds", "1", "--methods", "mla", "--noise", "remove:0.4", "--quiet")
@@ -54,6 +65,7 @@ def test_table_output_and_noise(capsys, data_args):
     (["--setting", "homogeneous:nobody/none"], "'nobody/none' is not in the lineage graph"),
     (["--methods", "lrmf,mlaa"], "Did you mean 'mla'"),
     (["--noise", "add:2"], "add:FRACTION"),
+    (["--jobs", "0"], "--jobs 0: give at least 1 worker process"),
 ])
 def test_bad_input_is_refused_clearly(capsys, data_args, args, message):
     code, _, err = _run(capsys, "evaluate", *data_args, "--seeds", "1", "--quiet", *args)
