@@ -23,10 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def small_predictor(directory: Path) -> Path:
+    # import the package before tests/ joins the path: tests/hub_lineage (no __init__) would
+    # otherwise be taken for a namespace package of that name
+    from hub_lineage.predict.predictor import Predictor
+
     sys.path.insert(0, str(ROOT / "tests"))
     from preflight_data import training_data  # the test lineage: real model names, synthetic scores
-
-    from hub_lineage.predict.predictor import Predictor
 
     matrix, graph, _ = training_data()
     return Predictor.fit(matrix, graph).save(directory / "predictor")
