@@ -69,6 +69,10 @@ class ProtocolOptions:
     """Knobs of the protocol (defaults are the paper's: 5 folds; 90% intervals)."""
 
     n_folds: int = 5
+    #: One test split per seed holding this fraction of the eligible models (instead of k folds).
+    test_fraction: float | None = None
+    #: Seeds run are seed_start, seed_start + 1, ...
+    seed_start: int = 0
     n_inner: int | None = None
     coverage: float | None = 0.9
     tune: bool = True
@@ -108,7 +112,8 @@ class EvaluationResult:
                 vals = np.array([run.get(name, np.nan) for run in runs], dtype=np.float64)
                 vals = vals[~np.isnan(vals)]
                 mean = float(vals.mean()) if vals.size else None
-                sd = float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None)
+                # one seed has no spread to report (None, not a made-up 0)
+                sd = float(vals.std(ddof=1)) if vals.size > 1 else None
                 out[method][name] = {"mean": mean, "sd": sd}
         return out
 
@@ -170,7 +175,11 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
         graph = splits.perturb(graph, opts.noise, task.matrix.models, seed)
         still = set(splits.eligible_models(task.matrix.models, graph))
         eligible = [m for m in eligible if m in still]
-    folds = splits.kfold(eligible, opts.n_folds, seed)
+    if opts.test_fraction is not None:  # one test split: the other models are never predicted
+        folds = [splits.holdout(eligible, opts.test_fraction, seed)]
+        eligible = folds[0]
+    else:
+        folds = splits.kfold(eligible, opts.n_folds, seed)
     actual = task.matrix.select_models(eligible).benchmark_scores()
     pos = {m: k for k, m in enumerate(eligible)}
     out = {}
@@ -222,17 +231,21 @@ def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: Protocol
 
 def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
              options: ProtocolOptions | None = None) -> EvaluationResult:
-    """Run the protocol for ``seeds`` seeds (0..seeds-1) and every method."""
+    """Run the protocol for ``seeds`` seeds (``seed_start``.. ``seed_start + seeds - 1``) and every method."""
     opts = options or ProtocolOptions()
     if seeds < 1:
         raise InvalidInputError(f"seeds={seeds}: run at least one seed.")
+    if opts.seed_start < 0:
+        raise InvalidInputError(f"seed start {opts.seed_start}: seeds must be >= 0.")
+    if task.setting.kind != "instance":  # instance holds each fine-tune out in turn: no folds
+        splits.check_split(len(task.eligible), opts.n_folds, opts.test_fraction, f"setting {task.setting}")
     default = INSTANCE_METHODS if task.setting.kind == "instance" else DEFAULT_METHODS
     methods = list(methods or default)
     for method in methods:
         get_method(method)  # fail before any fit on a misspelt name
     per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     per_model: dict[str, dict[str, dict[str, float]]] = {}
-    for seed in range(seeds):
+    for seed in range(opts.seed_start, opts.seed_start + seeds):
         if task.setting.kind == "instance":
             result, detail = _instance_seed(task, methods, seed, opts)
             for method, models in detail.items():

@@ -16,7 +16,7 @@ def _fmt(stat: dict[str, float | None]) -> str:
     mean, sd = stat.get("mean"), stat.get("sd")
     if mean is None or math.isnan(mean):
         return "-"
-    return f"{mean:.3f}±{(sd or 0.0):.3f}"
+    return f"{mean:.3f}" if sd is None else f"{mean:.3f}±{sd:.3f}"
 
 
 def render_table(data: dict) -> str:
@@ -40,10 +40,14 @@ def render_table(data: dict) -> str:
 @click.option("--setting", default="heterogeneous", show_default=True,
               help="heterogeneous, homogeneous:ROOT (e.g. homogeneous:Qwen/Qwen2.5-7B) or instance.")
 @click.option("--seeds", default=5, show_default=True, type=int, help="Number of shuffled repetitions.")
+@click.option("--seed-start", "seed_start", default=0, show_default=True, type=int,
+              help="First seed (seeds run are S, S+1, ...): report on seeds nothing was tuned on.")
 @click.option("--methods", default=None,
               help="Comma-separated methods (default: lrmf,mla,ncf,mf,mean; instance adds parent,difficulty).")
 @click.option("--noise", default=None, help="Lineage-noise ablation: add:FRACTION or remove:FRACTION of edges.")
-@click.option("--folds", default=5, show_default=True, type=int, help="Cold-start folds per seed.")
+@click.option("--folds", default=None, type=int, help="Cold-start folds per seed  [default: 5].")
+@click.option("--test-fraction", "test_fraction", default=None, type=float,
+              help="Instead of folds: one test split per seed holding this fraction of the eligible models.")
 @click.option("--coverage", default=0.9, show_default=True, type=float,
               help="Nominal coverage of the conformal intervals (0 = no intervals).")
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
@@ -51,8 +55,8 @@ def render_table(data: dict) -> str:
               help="Use only the first N eligible models (a quick slice for smoke tests).")
 @json_option()
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
-def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, noise: str | None,
-             folds: int, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
+def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, methods: str | None,
+             noise: str | None, folds: int | None, test_fraction: float | None, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -65,7 +69,7 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     """
     from hub_lineage.evaluation import protocol as evaluation
     from hub_lineage.data.sources.detect import load_dataset
-    from hub_lineage.evaluation.splits import parse_noise
+    from hub_lineage.evaluation.splits import check_split, parse_noise
 
     task_setting = evaluation.Setting.parse(setting)
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
@@ -76,8 +80,14 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
             get_method(m)
     if coverage < 0 or coverage >= 1:
         raise InvalidInputError(f"--coverage {coverage}: give a level in (0, 1), or 0 for no intervals.")
+    if folds is not None and test_fraction is not None:
+        raise InvalidInputError(f"--folds {folds} and --test-fraction {test_fraction:g}: give one of them.")
+    if seeds < 1 or seed_start < 0:
+        raise InvalidInputError(f"--seeds {seeds} --seed-start {seed_start}: run at least one seed, from a seed >= 0.")
+    if test_fraction is not None:
+        check_split(10, 2, test_fraction)  # the fraction's own rule, before any data is read
     opts = evaluation.ProtocolOptions(
-        n_folds=folds, coverage=coverage or None, tune=not no_tune, noise=parse_noise(noise),
+        n_folds=folds or 5, test_fraction=test_fraction, seed_start=seed_start, coverage=coverage or None, tune=not no_tune, noise=parse_noise(noise),
         progress=None if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repaired cycles in Hub metadata are expected here
@@ -85,6 +95,8 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     task = evaluation.prepare(dataset.matrix, dataset.graph, task_setting)
     if limit is not None:
         task.eligible = task.eligible[:limit]
+    if task_setting.kind != "instance":
+        check_split(len(task.eligible), opts.n_folds, test_fraction, f"setting {task_setting}")
     if task_setting.kind == "instance":
         task.instance_graph = evaluation.instance_graph_for(task, method_list)
     result = evaluation.evaluate(task, method_list, seeds, opts)
@@ -92,7 +104,7 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     if as_json:
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
         return
-    click.echo(f"setting {result.setting}: {result.n_models} test models, {seeds} seed(s)"
+    click.echo(f"setting {result.setting}: {result.n_models} test models, {seeds} seed(s) from {seed_start}"
                + (f", lineage noise {result.noise}" if result.noise else ""))
     click.echo(render_table(payload))
     for method, models in result.per_model.items():

@@ -42,6 +42,25 @@ def test_json_contract_on_the_qwen_family_slice(capsys, data_args):
     assert data["results"]["mla"]["pearson_all"]["mean"] > data["results"]["mean"]["pearson_all"]["mean"]
 
 
+def test_seed_start_and_test_fraction_one_seed_prints_no_spread(capsys, data_args):
+    args = [*data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B", "--methods", "mla,mean", "--coverage", "0",
+            "--limit", "40", "--quiet"]
+    code, out, err = _run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "7", "--test-fraction", "0.5")
+    assert code == 0, err
+    assert "1 seed(s) from 7" in out and "±" not in out
+    code, out, _ = _run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "7", "--test-fraction", "0.5",
+                        "--json")
+    assert json.loads(out)["results"]["mla"]["pearson_all"]["sd"] is None
+    # the same seed gives the same split; another seed another one
+    again = json.loads(_run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "7", "--test-fraction",
+                            "0.5", "--json")[1])
+    other = json.loads(_run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "8", "--test-fraction",
+                            "0.5", "--json")[1])
+    first = json.loads(out)["results"]["mla"]["pearson_all"]["mean"]
+    assert again["results"]["mla"]["pearson_all"]["mean"] == first
+    assert other["results"]["mla"]["pearson_all"]["mean"] != first
+
+
 def test_table_output_and_noise(capsys, data_args):
     code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
                           "--seeds", "1", "--methods", "mla", "--noise", "remove:0.4", "--quiet")
@@ -54,6 +73,13 @@ def test_table_output_and_noise(capsys, data_args):
     (["--setting", "homogeneous:nobody/none"], "'nobody/none' is not in the lineage graph"),
     (["--methods", "lrmf,mlaa"], "Did you mean 'mla'"),
     (["--noise", "add:2"], "add:FRACTION"),
+    (["--test-fraction", "1.5"], "test fraction 1.5: give a fraction in (0, 1)"),
+    (["--test-fraction", "0"], "test fraction 0: give a fraction in (0, 1)"),
+    (["--seed-start", "-1"], "--seed-start -1: run at least one seed, from a seed >= 0"),
+    (["--seeds", "0"], "--seeds 0"),
+    (["--folds", "3", "--test-fraction", "0.2"], "give one of them"),
+    (["--setting", "homogeneous:Qwen/Qwen2.5-7B", "--limit", "3"], "has 3 eligible model(s)"),
+    (["--setting", "homogeneous:Qwen/Qwen2.5-7B", "--limit", "3", "--test-fraction", "0.1"], "gives 0 test"),
 ])
 def test_bad_input_is_refused_clearly(capsys, data_args, args, message):
     code, _, err = _run(capsys, "evaluate", *data_args, "--seeds", "1", "--quiet", *args)
