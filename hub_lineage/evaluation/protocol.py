@@ -28,9 +28,11 @@ from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import InvalidInputError, RepoNotFoundError
 from hub_lineage.evaluation import metrics, splits
 from hub_lineage.evaluation.held_out import method_graph, predict_held_out, seeded_estimator
-from hub_lineage.evaluation.tuning import SETTING_PARAMS, tune_and_calibrate, tune_instance
+from hub_lineage.evaluation.calibration import FoldPost
+from hub_lineage.evaluation.tuning import SETTING_PARAMS, select_tuned, tune_instance
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.registry import get_method
+from hub_lineage.predict.conformal import RelativeIndex
 
 SETTING_KINDS = ("heterogeneous", "homogeneous", "instance")
 DEFAULT_METHODS = ("lrmf", "mla", "ncf", "mf", "mean")
@@ -75,6 +77,11 @@ class ProtocolOptions:
     seed_start: int = 0
     n_inner: int | None = None
     coverage: float | None = 0.9
+    #: ``adaptive`` (width from each model's scored relatives, per-bucket coverage) or ``constant``;
+    #: the ``mean`` baseline always gets constant intervals (the reference width).
+    intervals: str = "adaptive"
+    #: Methods whose predictions get the name/metadata/relatives correction (:mod:`.stacking`).
+    stack: tuple[str, ...] = ("lrmf",)
     tune: bool = True
     noise: tuple[str, float] | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -182,6 +189,7 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
         folds = splits.kfold(eligible, opts.n_folds, seed)
     actual = task.matrix.select_models(eligible).benchmark_scores()
     pos = {m: k for k, m in enumerate(eligible)}
+    index = RelativeIndex(graph)
     out = {}
     for method in methods:
         pred = np.full(actual.shape, np.nan)
@@ -189,13 +197,19 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
         for k, fold in enumerate(folds):
             if opts.progress:
                 opts.progress(f"seed {seed} {method} fold {k + 1}/{len(folds)}")
-            params, intervals = tune_and_calibrate(method, task, graph, fold, seed, opts)
+            selection = select_tuned(method, task, graph, fold, seed, opts)
+            params, post = selection.params, None
+            if selection.pred is not None:
+                post = FoldPost(selection, task.matrix, index, fold, opts.coverage, stack=method in opts.stack,
+                                adaptive=opts.intervals == "adaptive" and method != "mean")
             fit_params, fit_graph = method_graph(params, task.matrix, graph)
             items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
             rows = [pos[m] for m in fold]
             pred[rows] = task.matrix.benchmark_scores(items)
-            if intervals is not None:
-                low[rows], high[rows] = intervals.interval(pred[rows])
+            if post is not None:
+                pred[rows] = post.correct(pred[rows], fold)
+                if opts.coverage is not None:
+                    low[rows], high[rows] = post.interval(pred[rows], fold)
         out[method] = metrics.score_table(pred, actual, task.matrix.benchmarks)
         if opts.coverage is not None and not np.isnan(low).all():
             out[method]["coverage"] = metrics.coverage(low, high, actual)

@@ -50,13 +50,20 @@ def render_table(data: dict) -> str:
               help="Instead of folds: one test split per seed holding this fraction of the eligible models.")
 @click.option("--coverage", default=0.9, show_default=True, type=float,
               help="Nominal coverage of the conformal intervals (0 = no intervals).")
+@click.option("--intervals", "interval_kind", default="adaptive", show_default=True,
+              type=click.Choice(["adaptive", "constant"]),
+              help="adaptive: width from each model's scored relatives (hops, spread, agreement), coverage per "
+                   "bucket; constant: one width per benchmark. The mean baseline always gets constant ones.")
+@click.option("--no-correction", is_flag=True,
+              help="Leave out LRMF's correction from name, metadata and relatives (evaluation/stacking.py).")
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")
 @json_option()
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, methods: str | None,
-             noise: str | None, folds: int | None, test_fraction: float | None, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
+             noise: str | None, folds: int | None, test_fraction: float | None, coverage: float,
+             interval_kind: str, no_correction: bool, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -87,7 +94,8 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, m
     if test_fraction is not None:
         check_split(10, 2, test_fraction)  # the fraction's own rule, before any data is read
     opts = evaluation.ProtocolOptions(
-        n_folds=folds or 5, test_fraction=test_fraction, seed_start=seed_start, coverage=coverage or None, tune=not no_tune, noise=parse_noise(noise),
+        n_folds=folds or 5, test_fraction=test_fraction, seed_start=seed_start, coverage=coverage or None, intervals=interval_kind,
+        stack=() if no_correction else ("lrmf",), tune=not no_tune, noise=parse_noise(noise),
         progress=None if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repaired cycles in Hub metadata are expected here

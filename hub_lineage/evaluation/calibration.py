@@ -1,0 +1,86 @@
+"""What one outer fold does after the tuned fit: an optional correction, then prediction intervals.
+
+Both are learned on the inner validation models of :class:`~hub_lineage.evaluation.tuning.Selection`
+(held-out predictions of training models), never on the test fold:
+
+- ``stack``: :class:`~hub_lineage.evaluation.stacking.Stacker`, a per-benchmark ridge correction
+  from name, metadata and relatives (its leave-one-out corrections calibrate the intervals);
+- intervals: ``constant`` :class:`~hub_lineage.predict.intervals.ConformalIntervals` (one width per
+  benchmark, ``index`` None) or :class:`~hub_lineage.predict.conformal.AdaptiveIntervals` (width
+  from the scored relatives each model has in the fit that predicts it: a validation model's
+  relatives exclude its inner fold, a test model's exclude the test fold).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.evaluation.stacking import Stacker, design
+from hub_lineage.evaluation.tuning import Selection
+from hub_lineage.predict.conformal import AdaptiveIntervals, RelativeFeatures, RelativeIndex
+from hub_lineage.predict.intervals import ConformalIntervals
+
+
+def _concat(parts: list[tuple[np.ndarray, RelativeFeatures]], n: int, n_bench: int) -> RelativeFeatures:
+    hops, count = np.zeros(n), np.zeros(n, dtype=np.int64)
+    spread, anchor = np.zeros((n, n_bench)), np.full((n, n_bench), np.nan)
+    near: list[list[str]] = [[] for _ in range(n)]
+    for at, f in parts:
+        hops[at], count[at], spread[at], anchor[at] = f.hops, f.n_relatives, f.spread, f.anchor
+        for i, ms in zip(at, f.near or [[] for _ in at]):
+            near[i] = ms
+    return RelativeFeatures(hops, count, spread, anchor, near)
+
+
+class FoldPost:
+    """``correct(pred, models)`` then ``interval(pred, models)`` for the test models of one fold."""
+
+    def __init__(self, selection: Selection, matrix: ObservationMatrix, index: RelativeIndex | None,
+                 test: Sequence[str], coverage: float | None, stack: bool = False, adaptive: bool = True) -> None:
+        assert selection.pred is not None and selection.actual is not None
+        self.index, self.meta = index, matrix.model_meta
+        scores = dict(zip(matrix.models, matrix.benchmark_scores()))
+        test_set = set(test)
+        self._train = {m: s for m, s in scores.items() if m not in test_set}
+        pred, actual = selection.pred, selection.actual
+        self.stacker: Stacker | None = None
+        self.model: ConformalIntervals | AdaptiveIntervals | None = None
+        feats = None
+        if index is not None:
+            rows = np.asarray(selection.held_out_of)
+            parts = []
+            for k, fold in enumerate(selection.folds):
+                fold_set = set(fold)
+                seen = {m: s for m, s in self._train.items() if m not in fold_set}
+                parts.append((np.flatnonzero(rows == k), index.features(fold, seen, pred.shape[1])))
+            feats = _concat(parts, len(selection.models), pred.shape[1])
+            if stack:
+                X = design(selection.models, self.meta, feats, index.max_hops)
+                self.stacker = Stacker().fit(X, pred, actual, feats)
+                pred = self.stacker.loo_
+        if coverage is None:
+            return
+        if feats is None or not adaptive:
+            self.model = ConformalIntervals(coverage).fit(pred, actual)
+        else:
+            self.model = AdaptiveIntervals(coverage, max_hops=index.max_hops).fit(pred, actual, feats)
+
+    def _features(self, models: Sequence[str], n_bench: int) -> RelativeFeatures:
+        assert self.index is not None
+        return self.index.features(models, self._train, n_bench)
+
+    def correct(self, pred: np.ndarray, models: Sequence[str]) -> np.ndarray:
+        if self.stacker is None:
+            return pred
+        feats = self._features(models, pred.shape[1])
+        return self.stacker.correct(design(models, self.meta, feats, self.index.max_hops), pred, feats)
+
+    def interval(self, pred: np.ndarray, models: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        assert self.model is not None
+        if isinstance(self.model, ConformalIntervals):
+            # the same call as before adaptive intervals existed
+            return self.model.interval(pred)
+        return self.model.interval(pred, self._features(models, pred.shape[1]))
