@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hub_lineage.data.matrix import ObservationMatrix
-from hub_lineage.evaluation.stacking import Stacker, design
+from hub_lineage.evaluation.stacking import ScaleModel, Stacker, design
 from hub_lineage.evaluation.tuning import Selection
 from hub_lineage.predict.conformal import AdaptiveIntervals, RelativeFeatures, RelativeIndex
 from hub_lineage.predict.intervals import ConformalIntervals
@@ -39,7 +39,8 @@ class FoldPost:
     """``correct(pred, models)`` then ``interval(pred, models)`` for the test models of one fold."""
 
     def __init__(self, selection: Selection, matrix: ObservationMatrix, index: RelativeIndex | None,
-                 test: Sequence[str], coverage: float | None, stack: bool = False, adaptive: bool = True) -> None:
+                 test: Sequence[str], coverage: float | None, stack: bool = False, adaptive: bool = True,
+                 scaled: bool = True) -> None:
         assert selection.pred is not None and selection.actual is not None
         self.index, self.meta = index, matrix.model_meta
         scores = dict(zip(matrix.models, matrix.benchmark_scores()))
@@ -47,6 +48,7 @@ class FoldPost:
         self._train = {m: s for m, s in scores.items() if m not in test_set}
         pred, actual = selection.pred, selection.actual
         self.stacker: Stacker | None = None
+        self.scaler: ScaleModel | None = None
         self.model: ConformalIntervals | AdaptiveIntervals | None = None
         feats = None
         if index is not None:
@@ -57,16 +59,20 @@ class FoldPost:
                 seen = {m: s for m, s in self._train.items() if m not in fold_set}
                 parts.append((np.flatnonzero(rows == k), index.features(fold, seen, pred.shape[1])))
             feats = _concat(parts, len(selection.models), pred.shape[1])
+            X = design(selection.models, self.meta, feats, index.max_hops)
             if stack:
-                X = design(selection.models, self.meta, feats, index.max_hops)
                 self.stacker = Stacker().fit(X, pred, actual, feats)
                 pred = self.stacker.loo_
         if coverage is None:
             return
         if feats is None or not adaptive:
             self.model = ConformalIntervals(coverage).fit(pred, actual)
-        else:
-            self.model = AdaptiveIntervals(coverage, max_hops=index.max_hops).fit(pred, actual, feats)
+            return
+        scale = None
+        if scaled:  # a learned difficulty; its leave-one-out values calibrate (never in-sample)
+            self.scaler = ScaleModel().fit(X, pred, actual, feats)
+            scale = self.scaler.loo_
+        self.model = AdaptiveIntervals(coverage, max_hops=index.max_hops).fit(pred, actual, feats, scale)
 
     def _features(self, models: Sequence[str], n_bench: int) -> RelativeFeatures:
         assert self.index is not None
@@ -83,4 +89,8 @@ class FoldPost:
         if isinstance(self.model, ConformalIntervals):
             # the same call as before adaptive intervals existed
             return self.model.interval(pred)
-        return self.model.interval(pred, self._features(models, pred.shape[1]))
+        feats = self._features(models, pred.shape[1])
+        scale = None
+        if self.scaler is not None:
+            scale = self.scaler.predict(design(models, self.meta, feats, self.index.max_hops), pred, feats)
+        return self.model.interval(pred, feats, scale)

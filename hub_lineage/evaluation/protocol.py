@@ -77,7 +77,8 @@ class ProtocolOptions:
     seed_start: int = 0
     n_inner: int | None = None
     coverage: float | None = 0.9
-    #: ``adaptive`` (width from each model's scored relatives, per-bucket coverage) or ``constant``;
+    #: ``adaptive`` (width from a learned difficulty, per-bucket coverage), ``relatives`` (width from the
+    #: relatives' spread and agreement, per-bucket coverage) or ``constant``;
     #: the ``mean`` baseline always gets constant intervals (the reference width).
     intervals: str = "adaptive"
     #: Methods whose predictions get the name/metadata/relatives correction (:mod:`.stacking`).
@@ -201,7 +202,8 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
             params, post = selection.params, None
             if selection.pred is not None:
                 post = FoldPost(selection, task.matrix, index, fold, opts.coverage, stack=method in opts.stack,
-                                adaptive=opts.intervals == "adaptive" and method != "mean")
+                                adaptive=opts.intervals != "constant" and method != "mean",
+                                scaled=opts.intervals == "adaptive")
             fit_params, fit_graph = method_graph(params, task.matrix, graph)
             items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
             rows = [pos[m] for m in fold]

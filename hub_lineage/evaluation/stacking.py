@@ -46,6 +46,36 @@ def _bench_design(X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures, b: i
     return np.hstack([X, dev[:, None], feats.spread[:, b:b + 1], pred[:, b:b + 1]])
 
 
+def ridge_loo(Z: np.ndarray, r: np.ndarray, alphas: Sequence[float]
+              ) -> tuple[float, float, np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray, float]]:
+    """Ridge of ``r`` (n,) on standardised ``Z`` (n, p) with the penalty of least leave-one-out error.
+
+    Returns (LOO mean squared error, alpha, LOO predictions (n,), (coef, mean, sd, intercept)).
+    """
+    mu, sd = Z.mean(axis=0), Z.std(axis=0)
+    sd[sd == 0] = 1.0
+    Zs = (Z - mu) / sd
+    r0 = float(r.mean())
+    U, S, _ = np.linalg.svd(Zs, full_matrices=False)
+    best = None
+    for alpha in alphas:
+        shrink = S ** 2 / (S ** 2 + alpha)
+        fitted = U @ (shrink * (U.T @ (r - r0))) + r0
+        h = (U ** 2) @ shrink + 1.0 / len(r)
+        loo = (r - fitted) / np.clip(1.0 - h, 1e-6, None)
+        err = float(np.mean(loo ** 2))
+        if best is None or err < best[0]:
+            best = (err, float(alpha), r - loo)
+    assert best is not None
+    w = np.linalg.solve(Zs.T @ Zs + best[1] * np.eye(Zs.shape[1]), Zs.T @ (r - r0))
+    return best[0], best[1], best[2], (w, mu, sd, r0)
+
+
+def _apply(coef: tuple[np.ndarray, np.ndarray, np.ndarray, float], Z: np.ndarray) -> np.ndarray:
+    w, mu, sd, r0 = coef
+    return ((Z - mu) / sd) @ w + r0
+
+
 class Stacker:
     """Ridge corrections per benchmark; ``fit`` then ``correct``; ``loo_`` holds the validation
     models' leave-one-out corrected predictions (n_models, n_benchmarks)."""
@@ -63,44 +93,58 @@ class Stacker:
             if ok.sum() < self.min_models:
                 self.coef_.append(None)
                 continue
-            Z = _bench_design(X, pred, feats, b)[ok]
-            r = (actual[ok, b] - pred[ok, b])
-            mu, sd = Z.mean(axis=0), Z.std(axis=0)
-            sd[sd == 0] = 1.0
-            Zs = (Z - mu) / sd
-            r0 = r.mean()
-            U, S, _ = np.linalg.svd(Zs, full_matrices=False)
-            best = None
-            for alpha in self.alphas:
-                shrink = S ** 2 / (S ** 2 + alpha)
-                fitted = U @ (shrink * (U.T @ (r - r0))) + r0
-                h = (U ** 2) @ shrink + 1.0 / ok.sum()
-                loo = (r - fitted) / np.clip(1.0 - h, 1e-6, None)
-                err = float(np.mean(loo ** 2))
-                if best is None or err < best[0]:
-                    best = (err, alpha, r - loo)
-            assert best is not None
+            r = actual[ok, b] - pred[ok, b]
+            err, alpha, loo, coef = ridge_loo(_bench_design(X, pred, feats, b)[ok], r, self.alphas)
             # no correction at all when it does not beat the plain prediction out of sample
-            if best[0] >= float(np.mean(r ** 2)):
+            if err >= float(np.mean(r ** 2)):
                 self.coef_.append(None)
                 continue
-            alpha = best[1]
-            w = np.linalg.solve(Zs.T @ Zs + alpha * np.eye(Zs.shape[1]), Zs.T @ (r - r0))
-            self.coef_.append((w, mu, sd, r0))
+            self.coef_.append(coef)
             self.alpha_[b] = alpha
-            self.loo_[np.flatnonzero(ok), b] = pred[ok, b] + best[2]
+            self.loo_[np.flatnonzero(ok), b] = pred[ok, b] + loo
         return self
 
     def correct(self, X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures) -> np.ndarray:
         """Corrected predictions (n_models, n_benchmarks), clipped to [0, 1]."""
         out = pred.copy()
         for b, coef in enumerate(self.coef_):
-            if coef is None:
-                continue
-            w, mu, sd, r0 = coef
-            Z = (_bench_design(X, pred, feats, b) - mu) / sd
-            out[:, b] = pred[:, b] + Z @ w + r0
+            if coef is not None:
+                out[:, b] = pred[:, b] + _apply(coef, _bench_design(X, pred, feats, b))
         return np.clip(out, 0.0, 1.0)
 
 
-__all__ = ["Stacker", "design"]
+class ScaleModel:
+    """Expected absolute error per (model, benchmark) from the same features: a ridge of
+    ``|actual - pred|`` (normalised conformal's difficulty), floored at a quarter of the median."""
+
+    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 15) -> None:
+        self.alphas, self.min_models = tuple(alphas), min_models
+
+    def fit(self, X: np.ndarray, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures) -> ScaleModel:
+        """Fit; ``loo_`` (n_models, n_benchmarks) holds the validation models' out-of-sample scales."""
+        resid = np.abs(actual - pred)
+        self.coef_: list[tuple[np.ndarray, np.ndarray, np.ndarray, float] | None] = []
+        self.floor_ = np.zeros(pred.shape[1])
+        self.loo_ = np.ones(pred.shape)
+        for b in range(pred.shape[1]):
+            ok = ~np.isnan(resid[:, b])
+            med = float(np.median(resid[ok, b])) if ok.any() else 0.05
+            self.floor_[b] = max(0.25 * med, 1e-3)
+            if ok.sum() < self.min_models:
+                self.coef_.append(None)
+                self.loo_[:, b] = max(med, 1e-3)
+                continue
+            _, _, loo, coef = ridge_loo(_bench_design(X, pred, feats, b)[ok], resid[ok, b], self.alphas)
+            self.coef_.append(coef)
+            self.loo_[np.flatnonzero(ok), b] = np.maximum(loo, self.floor_[b])
+        return self
+
+    def predict(self, X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures) -> np.ndarray:
+        out = np.empty(pred.shape)
+        for b, coef in enumerate(self.coef_):
+            out[:, b] = self.loo_[:, b].mean() if coef is None else _apply(coef, _bench_design(X, pred, feats, b))
+            out[:, b] = np.maximum(out[:, b], self.floor_[b])
+        return out
+
+
+__all__ = ["ScaleModel", "Stacker", "design", "ridge_loo"]

@@ -55,14 +55,17 @@ class RelativeIndex:
 
     def __init__(self, graph: LineageGraph, max_hops: int = 4) -> None:
         self.max_hops = max_hops
-        self.links: dict[str, set[str]] = {}
-        self.root_links: dict[str, set[str]] = {}
+        links: dict[str, set[str]] = {}
+        root_links: dict[str, set[str]] = {}
         for edge in graph.edges:
-            target = self.root_links if edge.root else self.links
+            target = root_links if edge.root else links
             target.setdefault(edge.child, set()).add(edge.parent)
             target.setdefault(edge.parent, set()).add(edge.child)
+        # sorted: the walk's order (and so which relative comes first) must not depend on hashing
+        self.links = {n: sorted(v) for n, v in links.items()}
+        self.root_links = {n: sorted(v) for n, v in root_links.items()}
 
-    def _rings(self, model: str, links: Mapping[str, set[str]], scored: Mapping[str, np.ndarray],
+    def _rings(self, model: str, links: Mapping[str, list[str]], scored: Mapping[str, np.ndarray],
                depth: int) -> tuple[int, list[str], list[str]]:
         """(distance d of the nearest scored relatives, those at d, those at d + 1)."""
         seen, frontier, found, hop = {model}, [model], [], 0
@@ -149,8 +152,13 @@ class AdaptiveIntervals:
         rank = math.ceil((r.size + 1) * self.coverage)
         return float(r[rank - 1]) if 0 < rank <= r.size else np.inf
 
-    def fit(self, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures) -> AdaptiveIntervals:
-        """Calibrate on held-out predictions ``pred`` and ``actual`` (n_models, n_benchmarks)."""
+    def fit(self, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures,
+            scale: np.ndarray | None = None) -> AdaptiveIntervals:
+        """Calibrate on held-out predictions ``pred`` and ``actual`` (n_models, n_benchmarks).
+
+        ``scale`` (same shape, positive): an out-of-sample difficulty per cell (e.g. a model of the
+        absolute error) used instead of the relatives' spread and agreement.
+        """
         pred, actual = np.asarray(pred, dtype=np.float64), np.asarray(actual, dtype=np.float64)
         if pred.shape != actual.shape or feats.spread.shape != pred.shape:
             raise InvalidInputError(f"pred {pred.shape}, actual {actual.shape} and features "
@@ -158,7 +166,7 @@ class AdaptiveIntervals:
         resid = np.abs(actual - pred)
         with _quiet():
             self.tau_ = np.nan_to_num(np.nanmedian(resid, axis=0), nan=0.05) + 1e-4
-        scores = resid / self._scale(pred, feats)
+        scores = resid / (self._scale(pred, feats) if scale is None else scale)
         labels = np.asarray(feats.buckets(self.max_hops))
         self.pooled_ = np.array([self._quantile(scores[:, b]) for b in range(pred.shape[1])])
         self.quantiles_: dict[str, list[float]] = {}
@@ -169,16 +177,17 @@ class AdaptiveIntervals:
                 else float(self.pooled_[b]) for b in range(pred.shape[1])]
         return self
 
-    def half_widths(self, pred: np.ndarray, feats: RelativeFeatures) -> np.ndarray:
-        """Half-widths (n_models, n_benchmarks) for predictions ``pred`` with features ``feats``."""
+    def half_widths(self, pred: np.ndarray, feats: RelativeFeatures, scale: np.ndarray | None = None) -> np.ndarray:
+        """Half-widths (n_models, n_benchmarks) for predictions ``pred`` with features ``feats``
+        (``scale``: as in :meth:`fit`, when it was calibrated with one)."""
         pred = np.asarray(pred, dtype=np.float64)
         q = np.vstack([self.quantiles_.get(label, self.pooled_) for label in feats.buckets(self.max_hops)])
-        return q * self._scale(pred, feats)
+        return q * (self._scale(pred, feats) if scale is None else scale)
 
-    def interval(self, pred: np.ndarray, feats: RelativeFeatures,
+    def interval(self, pred: np.ndarray, feats: RelativeFeatures, scale: np.ndarray | None = None,
                  bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
         """``(low, high)`` shaped like ``pred``, clipped to ``bounds``."""
-        half = self.half_widths(pred, feats)
+        half = self.half_widths(pred, feats, scale)
         return np.clip(pred - half, *bounds), np.clip(pred + half, *bounds)
 
 
