@@ -35,10 +35,8 @@ def design(models: Sequence[str], meta: Mapping[str, Mapping[str, Any]], feats: 
     near = feats.near or [[] for _ in models]
     rel_chat = np.array([[np.mean([bool((meta.get(m) or {}).get("chat_template")) for m in ms]) if ms else 0.5]
                          for ms in near])
-    rel_base = model_features([ms[0] if ms else "" for ms in near], meta)[:, :12]  # the nearest's name tokens
-    own_base = base[:, :12]
     return np.hstack([base, hop_cols.astype(float), np.log1p(feats.n_relatives)[:, None], rel_chat,
-                      chat - rel_chat, own_base - rel_base])
+                      chat - rel_chat])
 
 
 def _bench_design(X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures, b: int) -> np.ndarray:
@@ -80,7 +78,7 @@ class Stacker:
     """Ridge corrections per benchmark; ``fit`` then ``correct``; ``loo_`` holds the validation
     models' leave-one-out corrected predictions (n_models, n_benchmarks)."""
 
-    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 15) -> None:
+    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 30) -> None:
         self.alphas, self.min_models = tuple(alphas), min_models
 
     def fit(self, X: np.ndarray, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures) -> Stacker:
@@ -117,7 +115,7 @@ class ScaleModel:
     """Expected absolute error per (model, benchmark) from the same features: a ridge of
     ``|actual - pred|`` (normalised conformal's difficulty), floored at a quarter of the median."""
 
-    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 15) -> None:
+    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 30) -> None:
         self.alphas, self.min_models = tuple(alphas), min_models
 
     def fit(self, X: np.ndarray, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures) -> ScaleModel:
