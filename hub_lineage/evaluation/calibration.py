@@ -47,6 +47,7 @@ class FoldPost:
         test_set = set(test)
         self._train = {m: s for m, s in scores.items() if m not in test_set}
         pred, actual = selection.pred, selection.actual
+        raw = pred  # the uncorrected prediction: what interval widths read, at calibration and test alike
         self.stacker: Stacker | None = None
         self.scaler: ScaleModel | None = None
         self.model: ConformalIntervals | AdaptiveIntervals | None = None
@@ -70,15 +71,16 @@ class FoldPost:
             return
         scale = None
         if scaled:  # a learned difficulty; its leave-one-out values calibrate (never in-sample)
-            self.scaler = ScaleModel().fit(X, pred, actual, feats)
+            self.scaler = ScaleModel().fit(X, raw, actual - pred, feats)
             scale = self.scaler.loo_
-        self.model = AdaptiveIntervals(coverage, max_hops=index.max_hops).fit(pred, actual, feats, scale)
+        self.model = AdaptiveIntervals(coverage, max_hops=index.max_hops).fit(pred, actual, feats, scale, ref=raw)
 
     def _features(self, models: Sequence[str], n_bench: int) -> RelativeFeatures:
         assert self.index is not None
         return self.index.features(models, self._train, n_bench)
 
     def correct(self, pred: np.ndarray, models: Sequence[str]) -> np.ndarray:
+        self._raw = pred.copy()
         if self.stacker is None:
             return pred
         feats = self._features(models, pred.shape[1])
@@ -90,7 +92,8 @@ class FoldPost:
             # the same call as before adaptive intervals existed
             return self.model.interval(pred)
         feats = self._features(models, pred.shape[1])
+        raw = getattr(self, "_raw", pred)  # correct() keeps the uncorrected prediction
         scale = None
         if self.scaler is not None:
-            scale = self.scaler.predict(design(models, self.meta, feats, self.index.max_hops), pred, feats)
-        return self.model.interval(pred, feats, scale)
+            scale = self.scaler.predict(design(models, self.meta, feats, self.index.max_hops), raw, feats)
+        return self.model.interval(pred, feats, scale, ref=raw)

@@ -77,10 +77,11 @@ class ProtocolOptions:
     seed_start: int = 0
     n_inner: int | None = None
     coverage: float | None = 0.9
-    #: ``adaptive`` (width from a learned difficulty, per-bucket coverage), ``relatives`` (width from the
-    #: relatives' spread and agreement, per-bucket coverage) or ``constant``;
-    #: the ``mean`` baseline always gets constant intervals (the reference width).
-    intervals: str = "adaptive"
+    #: ``constant`` (one width per benchmark), ``adaptive`` (width from a learned difficulty, per-bucket
+    #: coverage) or ``relatives`` (width from the relatives' spread and agreement, per-bucket coverage);
+    #: the ``mean`` baseline always gets constant intervals (the reference width). Constant is the
+    #: default: the adaptive kinds under-covered on a validation family (docs/results.md notes).
+    intervals: str = "constant"
     #: Methods whose predictions get the name/metadata/relatives correction (:mod:`.stacking`).
     stack: tuple[str, ...] = ("lrmf",)
     tune: bool = True

@@ -78,7 +78,7 @@ class Stacker:
     """Ridge corrections per benchmark; ``fit`` then ``correct``; ``loo_`` holds the validation
     models' leave-one-out corrected predictions (n_models, n_benchmarks)."""
 
-    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 30) -> None:
+    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 20) -> None:
         self.alphas, self.min_models = tuple(alphas), min_models
 
     def fit(self, X: np.ndarray, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures) -> Stacker:
@@ -115,12 +115,13 @@ class ScaleModel:
     """Expected absolute error per (model, benchmark) from the same features: a ridge of
     ``|actual - pred|`` (normalised conformal's difficulty), floored at a quarter of the median."""
 
-    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 30) -> None:
+    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 20) -> None:
         self.alphas, self.min_models = tuple(alphas), min_models
 
-    def fit(self, X: np.ndarray, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures) -> ScaleModel:
-        """Fit; ``loo_`` (n_models, n_benchmarks) holds the validation models' out-of-sample scales."""
-        resid = np.abs(actual - pred)
+    def fit(self, X: np.ndarray, pred: np.ndarray, resid: np.ndarray, feats: RelativeFeatures) -> ScaleModel:
+        """Fit on absolute errors ``resid`` with ``pred`` (the prediction the features read; the same
+        kind must be passed to :meth:`predict`); ``loo_`` holds the out-of-sample scales."""
+        resid = np.abs(resid)
         self.coef_: list[tuple[np.ndarray, np.ndarray, np.ndarray, float] | None] = []
         self.floor_ = np.zeros(pred.shape[1])
         self.loo_ = np.ones(pred.shape)

@@ -136,12 +136,15 @@ class AdaptiveIntervals:
         Fewest calibration residuals for a bucket's own quantile.
     max_hops : int
         Hops walked through real lineage edges before falling back to family-root edges.
+    power : float
+        Widths follow ``scale ** power`` (1: fully normalised; 0: buckets only; between: tempered).
     """
 
-    def __init__(self, coverage: float = 0.9, min_bucket: int = 30, max_hops: int = 4) -> None:
+    def __init__(self, coverage: float = 0.9, min_bucket: int = 30, max_hops: int = 4, power: float = 1.0) -> None:
         if not 0.0 < coverage < 1.0:
             raise InvalidInputError(f"coverage={coverage!r}: the nominal coverage must lie in (0, 1).")
         self.coverage, self.min_bucket, self.max_hops = coverage, min_bucket, max_hops
+        self.power = power
 
     def _scale(self, pred: np.ndarray, feats: RelativeFeatures) -> np.ndarray:
         dev = np.nan_to_num(pred - feats.anchor)
@@ -153,11 +156,13 @@ class AdaptiveIntervals:
         return float(r[rank - 1]) if 0 < rank <= r.size else np.inf
 
     def fit(self, pred: np.ndarray, actual: np.ndarray, feats: RelativeFeatures,
-            scale: np.ndarray | None = None) -> AdaptiveIntervals:
+            scale: np.ndarray | None = None, ref: np.ndarray | None = None) -> AdaptiveIntervals:
         """Calibrate on held-out predictions ``pred`` and ``actual`` (n_models, n_benchmarks).
 
         ``scale`` (same shape, positive): an out-of-sample difficulty per cell (e.g. a model of the
-        absolute error) used instead of the relatives' spread and agreement.
+        absolute error) used instead of the relatives' spread and agreement. ``ref``: the prediction
+        agreement is measured from (default ``pred``); pass the same kind of prediction at
+        calibration and at test (e.g. the uncorrected one), or the widths will not be exchangeable.
         """
         pred, actual = np.asarray(pred, dtype=np.float64), np.asarray(actual, dtype=np.float64)
         if pred.shape != actual.shape or feats.spread.shape != pred.shape:
@@ -166,7 +171,8 @@ class AdaptiveIntervals:
         resid = np.abs(actual - pred)
         with _quiet():
             self.tau_ = np.nan_to_num(np.nanmedian(resid, axis=0), nan=0.05) + 1e-4
-        scores = resid / (self._scale(pred, feats) if scale is None else scale)
+        ref = pred if ref is None else np.asarray(ref, dtype=np.float64)
+        scores = resid / (self._scale(ref, feats) if scale is None else scale) ** self.power
         labels = np.asarray(feats.buckets(self.max_hops))
         self.pooled_ = np.array([self._quantile(scores[:, b]) for b in range(pred.shape[1])])
         self.quantiles_: dict[str, list[float]] = {}
@@ -177,17 +183,20 @@ class AdaptiveIntervals:
                 else float(self.pooled_[b]) for b in range(pred.shape[1])]
         return self
 
-    def half_widths(self, pred: np.ndarray, feats: RelativeFeatures, scale: np.ndarray | None = None) -> np.ndarray:
+    def half_widths(self, pred: np.ndarray, feats: RelativeFeatures, scale: np.ndarray | None = None,
+                    ref: np.ndarray | None = None) -> np.ndarray:
         """Half-widths (n_models, n_benchmarks) for predictions ``pred`` with features ``feats``
         (``scale``: as in :meth:`fit`, when it was calibrated with one)."""
         pred = np.asarray(pred, dtype=np.float64)
         q = np.vstack([self.quantiles_.get(label, self.pooled_) for label in feats.buckets(self.max_hops)])
-        return q * (self._scale(pred, feats) if scale is None else scale)
+        ref = pred if ref is None else np.asarray(ref, dtype=np.float64)
+        return q * (self._scale(ref, feats) if scale is None else scale) ** self.power
 
     def interval(self, pred: np.ndarray, feats: RelativeFeatures, scale: np.ndarray | None = None,
-                 bounds: tuple[float, float] = (0.0, 1.0)) -> tuple[np.ndarray, np.ndarray]:
+                 ref: np.ndarray | None = None, bounds: tuple[float, float] = (0.0, 1.0)
+                 ) -> tuple[np.ndarray, np.ndarray]:
         """``(low, high)`` shaped like ``pred``, clipped to ``bounds``."""
-        half = self.half_widths(pred, feats, scale)
+        half = self.half_widths(pred, feats, scale, ref)
         return np.clip(pred - half, *bounds), np.clip(pred + half, *bounds)
 
 

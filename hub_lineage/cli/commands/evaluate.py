@@ -50,11 +50,11 @@ def render_table(data: dict) -> str:
               help="Instead of folds: one test split per seed holding this fraction of the eligible models.")
 @click.option("--coverage", default=0.9, show_default=True, type=float,
               help="Nominal coverage of the conformal intervals (0 = no intervals).")
-@click.option("--intervals", "interval_kind", default="adaptive", show_default=True,
+@click.option("--intervals", "interval_kind", default="constant", show_default=True,
               type=click.Choice(["adaptive", "relatives", "constant"]),
-              help="adaptive: width from a learned difficulty (name, metadata, relatives), coverage held per "
-                   "bucket of hops; relatives: width from the relatives' spread and agreement; constant: one "
-                   "width per benchmark. The mean baseline always gets constant ones.")
+              help="constant: one width per benchmark; adaptive: width from a learned difficulty (name, "
+                   "metadata, relatives), quantiles per bucket of hops; relatives: width from the relatives' "
+                   "spread and agreement. The mean baseline always gets constant ones.")
 @click.option("--no-correction", is_flag=True,
               help="Leave out LRMF's correction from name, metadata and relatives (evaluation/stacking.py).")
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")

@@ -56,7 +56,7 @@ def test_scale_model_follows_the_error():
     X = rng.integers(0, 2, (n, 1)).astype(float)
     pred = np.full((n, 1), 0.5)
     actual = pred + rng.normal(0, 1, (n, 1)) * (0.01 + 0.1 * X)
-    scale = ScaleModel().fit(X, pred, actual, _feats(n, 1, rng))
+    scale = ScaleModel().fit(X, pred, actual - pred, _feats(n, 1, rng))
     wide = scale.loo_[X[:, 0] == 1].mean()
     narrow = scale.loo_[X[:, 0] == 0].mean()
     assert wide > 3 * narrow
