@@ -61,6 +61,18 @@ def test_seed_start_and_test_fraction_one_seed_prints_no_spread(capsys, data_arg
     assert other["results"]["mla"]["pearson_all"]["mean"] != first
 
 
+@pytest.mark.parametrize("kind", ["adaptive", "relatives"])
+def test_adaptive_intervals_and_the_correction_run_end_to_end(capsys, data_args, kind):
+    code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B", "--seeds", "1",
+                          "--methods", "lrmf,mean", "--no-tune", "--limit", "40", "--intervals", kind, "--json",
+                          "--quiet")
+    assert code == 0, err
+    res = json.loads(out)["results"]
+    for method in ("lrmf", "mean"):
+        assert 0.5 <= res[method]["coverage"]["mean"] <= 1.0
+        assert 0.0 < res[method]["interval_width"]["mean"] < 1.0
+
+
 def test_table_output_and_noise(capsys, data_args):
     code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
                           "--seeds", "1", "--methods", "mla", "--noise", "remove:0.4", "--quiet")
