@@ -110,14 +110,29 @@ NOTES = [
     "with type+chat 0.1: 0.503/0.497; root 0.5 with type+chat 0.2: 0.505; lam 0.03 / 0.003 with type+chat "
     "0.2: 0.489/0.499. Strong side weights (1-3) raise the per-benchmark correlations a lot (IFEval "
     "0.18 -> 0.44, MATH 0.09 -> 0.46 at lam 0.01) but lower pearson_all, the tuned target.",
-    "- `--seeds N` reshuffles the folds (k-fold settings) or re-initialises the fits (instance).",
+    "- `--seeds N` reshuffles the folds (k-fold settings) or re-initialises the fits (instance). The four "
+    "cold-start settings use seeds from 100 (`--seed-start 100`); every design choice of issue 12 was made on "
+    "seeds 0-1 of other families (Qwen/Qwen2.5-0.5B, meta-llama/Meta-Llama-3-8B, mistralai/Mistral-7B-v0.1) "
+    "and seed 0 of the heterogeneous setting, never on the reported families or seeds.",
+    "- LRMF's cold-start predictions here include a correction (`hub_lineage/evaluation/stacking.py`): per "
+    "benchmark, a ridge regression of the held-out residual on the repo id's name tokens (Instruct, Math, "
+    "Coder, DPO, abliterated, merge methods...), the contents table's type, chat-template and merged flags and "
+    "size, and the scored relatives (hops, how many, their spread, their chat-template share, the prediction's "
+    "distance to their mean), fitted on the inner validation models of each fold (at least 20; penalty by "
+    "leave-one-out error; no correction where it does not beat none out of sample). The intervals are "
+    "calibrated on its leave-one-out corrections. `hub-lineage evaluate --no-correction` gives plain LRMF. "
+    "`hub-lineage fit` does not ship the correction yet (it ships LRMF with the parameters this search picks).",
+    "- Intervals: constant per benchmark (split conformal on the validation residuals). `--intervals "
+    "adaptive` (a learned difficulty: ridge of the absolute residual on the same features, quantiles per bucket "
+    "of hops and relatives) and `--intervals relatives` (width from the relatives' spread and agreement) "
+    "under-covered on the validation family Qwen2.5-0.5B (0.84-0.87 for 0.90) at about the constant width, so "
+    "they are options, not the default.",
     "- Noise ablation: after removing edges, models left without any scored relative are no longer "
     "eligible and are not tested, so the tested set shrinks to the better-connected models, which "
     "softens the measured cost of removals (the paper reports ~10% lost at 40% removed). Added edges "
     "join random pairs of scored models.",
-    "- Runtime on the 2 shared cores of the development machine (5 seeds): about 14 minutes for the "
-    "heterogeneous setting (the side nodes roughly double each LRMF fit), 1 to 2 minutes for the homogeneous "
-    "one and 10 for the instance setting.",
+    "- Runtime on the 2 cores of the development machine, shared with other jobs (load 5-7): about 10 "
+    "minutes per heterogeneous seed, about a minute for 3 seeds of one family.",
 ]
 
 

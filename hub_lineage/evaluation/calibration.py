@@ -20,6 +20,7 @@ import numpy as np
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.evaluation.stacking import ScaleModel, Stacker, design
 from hub_lineage.evaluation.tuning import Selection
+from hub_lineage.model.features import model_features
 from hub_lineage.predict.conformal import AdaptiveIntervals, RelativeFeatures, RelativeIndex
 from hub_lineage.predict.intervals import ConformalIntervals
 
@@ -40,7 +41,7 @@ class FoldPost:
 
     def __init__(self, selection: Selection, matrix: ObservationMatrix, index: RelativeIndex | None,
                  test: Sequence[str], coverage: float | None, stack: bool = False, adaptive: bool = True,
-                 scaled: bool = True) -> None:
+                 scaled: bool = True, static: bool = False) -> None:
         assert selection.pred is not None and selection.actual is not None
         self.index, self.meta = index, matrix.model_meta
         scores = dict(zip(matrix.models, matrix.benchmark_scores()))
@@ -71,9 +72,13 @@ class FoldPost:
             return
         scale = None
         if scaled:  # a learned difficulty; its leave-one-out values calibrate (never in-sample)
-            self.scaler = ScaleModel().fit(X, raw, actual - pred, feats)
+            X_scale = model_features(selection.models, self.meta) if static else X
+            self.scaler = ScaleModel(static=static).fit(X_scale, raw, actual - pred, feats)
             scale = self.scaler.loo_
-        self.model = AdaptiveIntervals(coverage, max_hops=index.max_hops).fit(pred, actual, feats, scale, ref=raw)
+        # static: no buckets either (hops differ between validation and test neighbourhoods)
+        self.model = AdaptiveIntervals(coverage, max_hops=index.max_hops, min_bucket=10 ** 9 if static else 30).fit(
+            pred, actual, feats, scale, ref=raw)
+        self.static = static
 
     def _features(self, models: Sequence[str], n_bench: int) -> RelativeFeatures:
         assert self.index is not None
@@ -95,5 +100,7 @@ class FoldPost:
         raw = getattr(self, "_raw", pred)  # correct() keeps the uncorrected prediction
         scale = None
         if self.scaler is not None:
-            scale = self.scaler.predict(design(models, self.meta, feats, self.index.max_hops), raw, feats)
+            X = (model_features(models, self.meta) if self.static
+                 else design(models, self.meta, feats, self.index.max_hops))
+            scale = self.scaler.predict(X, raw, feats)
         return self.model.interval(pred, feats, scale, ref=raw)

@@ -204,7 +204,8 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
             if selection.pred is not None:
                 post = FoldPost(selection, task.matrix, index, fold, opts.coverage, stack=method in opts.stack,
                                 adaptive=opts.intervals != "constant" and method != "mean",
-                                scaled=opts.intervals == "adaptive")
+                                scaled=opts.intervals in ("adaptive", "metadata"),
+                                static=opts.intervals == "metadata")
             fit_params, fit_graph = method_graph(params, task.matrix, graph)
             items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
             rows = [pos[m] for m in fold]

@@ -113,10 +113,16 @@ class Stacker:
 
 class ScaleModel:
     """Expected absolute error per (model, benchmark) from the same features: a ridge of
-    ``|actual - pred|`` (normalised conformal's difficulty), floored at a quarter of the median."""
+    ``|actual - pred|`` (normalised conformal's difficulty), floored at a quarter of the median.
 
-    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 20) -> None:
-        self.alphas, self.min_models = tuple(alphas), min_models
+    ``static``: read ``X`` alone (name and metadata), nothing that depends on which models are
+    scored, so validation and test models are scaled alike."""
+
+    def __init__(self, alphas: Sequence[float] = ALPHAS, min_models: int = 20, static: bool = False) -> None:
+        self.alphas, self.min_models, self.static = tuple(alphas), min_models, static
+
+    def _design(self, X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures, b: int) -> np.ndarray:
+        return X if self.static else _bench_design(X, pred, feats, b)
 
     def fit(self, X: np.ndarray, pred: np.ndarray, resid: np.ndarray, feats: RelativeFeatures) -> ScaleModel:
         """Fit on absolute errors ``resid`` with ``pred`` (the prediction the features read; the same
@@ -133,7 +139,7 @@ class ScaleModel:
                 self.coef_.append(None)
                 self.loo_[:, b] = max(med, 1e-3)
                 continue
-            _, _, loo, coef = ridge_loo(_bench_design(X, pred, feats, b)[ok], resid[ok, b], self.alphas)
+            _, _, loo, coef = ridge_loo(self._design(X, pred, feats, b)[ok], resid[ok, b], self.alphas)
             self.coef_.append(coef)
             self.loo_[np.flatnonzero(ok), b] = np.maximum(loo, self.floor_[b])
         return self
@@ -141,7 +147,7 @@ class ScaleModel:
     def predict(self, X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures) -> np.ndarray:
         out = np.empty(pred.shape)
         for b, coef in enumerate(self.coef_):
-            out[:, b] = self.loo_[:, b].mean() if coef is None else _apply(coef, _bench_design(X, pred, feats, b))
+            out[:, b] = self.loo_[:, b].mean() if coef is None else _apply(coef, self._design(X, pred, feats, b))
             out[:, b] = np.maximum(out[:, b], self.floor_[b])
         return out
 

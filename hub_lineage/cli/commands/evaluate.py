@@ -51,10 +51,11 @@ def render_table(data: dict) -> str:
 @click.option("--coverage", default=0.9, show_default=True, type=float,
               help="Nominal coverage of the conformal intervals (0 = no intervals).")
 @click.option("--intervals", "interval_kind", default="constant", show_default=True,
-              type=click.Choice(["adaptive", "relatives", "constant"]),
+              type=click.Choice(["adaptive", "relatives", "metadata", "constant"]),
               help="constant: one width per benchmark; adaptive: width from a learned difficulty (name, "
                    "metadata, relatives), quantiles per bucket of hops; relatives: width from the relatives' "
-                   "spread and agreement. The mean baseline always gets constant ones.")
+                   "spread and agreement; metadata: width from name and metadata alone. The mean baseline always gets "
+                   "constant ones.")
 @click.option("--no-correction", is_flag=True,
               help="Leave out LRMF's correction from name, metadata and relatives (evaluation/stacking.py).")
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from hub_lineage.evaluation.stacking import ScaleModel, Stacker, ridge_loo
 from hub_lineage.predict.conformal import RelativeFeatures
@@ -50,13 +51,14 @@ def test_ridge_loo_matches_refitting_without_each_point():
         assert abs(((Z[i] - mu) / sd) @ w + r0 - loo[i]) < 0.15
 
 
-def test_scale_model_follows_the_error():
+@pytest.mark.parametrize("static", [False, True])
+def test_scale_model_follows_the_error(static):
     rng = np.random.default_rng(3)
     n = 200
     X = rng.integers(0, 2, (n, 1)).astype(float)
     pred = np.full((n, 1), 0.5)
     actual = pred + rng.normal(0, 1, (n, 1)) * (0.01 + 0.1 * X)
-    scale = ScaleModel().fit(X, pred, actual - pred, _feats(n, 1, rng))
+    scale = ScaleModel(static=static).fit(X, pred, actual - pred, _feats(n, 1, rng))
     wide = scale.loo_[X[:, 0] == 1].mean()
     narrow = scale.loo_[X[:, 0] == 0].mean()
     assert wide > 3 * narrow
