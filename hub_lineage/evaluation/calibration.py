@@ -19,7 +19,9 @@ import numpy as np
 
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.evaluation.stacking import ScaleModel, Stacker, design
+from hub_lineage.evaluation.held_out import predict_held_out, seeded_estimator, training_matrix
 from hub_lineage.evaluation.tuning import Selection
+from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.features import model_features
 from hub_lineage.predict.conformal import AdaptiveIntervals, RelativeFeatures, RelativeIndex
 from hub_lineage.predict.intervals import ConformalIntervals
@@ -41,7 +43,8 @@ class FoldPost:
 
     def __init__(self, selection: Selection, matrix: ObservationMatrix, index: RelativeIndex | None,
                  test: Sequence[str], coverage: float | None, stack: bool = False, adaptive: bool = True,
-                 scaled: bool = True, static: bool = False) -> None:
+                 scaled: bool = True, static: bool = False, mla_graph: LineageGraph | None = None,
+                 seed: int = 0) -> None:
         assert selection.pred is not None and selection.actual is not None
         self.index, self.meta = index, matrix.model_meta
         scores = dict(zip(matrix.models, matrix.benchmark_scores()))
@@ -61,6 +64,15 @@ class FoldPost:
                 seen = {m: s for m, s in self._train.items() if m not in fold_set}
                 parts.append((np.flatnonzero(rows == k), index.features(fold, seen, pred.shape[1])))
             feats = _concat(parts, len(selection.models), pred.shape[1])
+            self._mla = None
+            if mla_graph is not None and stack:  # lineage averaging's held-out predictions, fold by fold
+                self._mla = (seeded_estimator("mla", {"fallback": "mean"}, seed), mla_graph, matrix, list(test))
+                train = training_matrix(matrix, test)
+                other = np.full(pred.shape, np.nan)
+                for k, fold in enumerate(selection.folds):
+                    other[rows == k] = train.benchmark_scores(
+                        predict_held_out(self._mla[0], train, mla_graph, fold))
+                feats.other = other
             X = design(selection.models, self.meta, feats, index.max_hops)
             if stack:
                 self.stacker = Stacker().fit(X, pred, actual, feats)
@@ -82,7 +94,13 @@ class FoldPost:
 
     def _features(self, models: Sequence[str], n_bench: int) -> RelativeFeatures:
         assert self.index is not None
-        return self.index.features(models, self._train, n_bench)
+        feats = self.index.features(models, self._train, n_bench)
+        if getattr(self, "_mla", None) is not None:
+            est, graph, matrix, test = self._mla
+            pos = {m: k for k, m in enumerate(test)}
+            full = matrix.benchmark_scores(predict_held_out(est, matrix, graph, test))
+            feats.other = full[[pos[m] for m in models]]
+        return feats
 
     def correct(self, pred: np.ndarray, models: Sequence[str]) -> np.ndarray:
         self._raw = pred.copy()

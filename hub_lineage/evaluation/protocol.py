@@ -84,6 +84,8 @@ class ProtocolOptions:
     intervals: str = "constant"
     #: Methods whose predictions get the name/metadata/relatives correction (:mod:`.stacking`).
     stack: tuple[str, ...] = ("lrmf",)
+    #: Give the correction lineage averaging's held-out prediction as one more feature.
+    stack_mla: bool = True
     tune: bool = True
     noise: tuple[str, float] | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -205,7 +207,8 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
                 post = FoldPost(selection, task.matrix, index, fold, opts.coverage, stack=method in opts.stack,
                                 adaptive=opts.intervals != "constant" and method != "mean",
                                 scaled=opts.intervals in ("adaptive", "metadata"),
-                                static=opts.intervals == "metadata")
+                                static=opts.intervals == "metadata", seed=seed,
+                                mla_graph=graph if opts.stack_mla else None)
             fit_params, fit_graph = method_graph(params, task.matrix, graph)
             items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
             rows = [pos[m] for m in fold]

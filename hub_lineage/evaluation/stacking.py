@@ -41,7 +41,10 @@ def design(models: Sequence[str], meta: Mapping[str, Mapping[str, Any]], feats: 
 
 def _bench_design(X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures, b: int) -> np.ndarray:
     dev = np.nan_to_num(feats.anchor[:, b] - pred[:, b])
-    return np.hstack([X, dev[:, None], feats.spread[:, b:b + 1], pred[:, b:b + 1]])
+    cols = [X, dev[:, None], feats.spread[:, b:b + 1], pred[:, b:b + 1]]
+    if feats.other is not None:  # where another method (lineage averaging) disagrees with the prediction
+        cols.append(np.nan_to_num(feats.other[:, b:b + 1] - pred[:, b:b + 1]))
+    return np.hstack(cols)
 
 
 def ridge_loo(Z: np.ndarray, r: np.ndarray, alphas: Sequence[float]

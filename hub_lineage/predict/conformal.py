@@ -40,6 +40,8 @@ class RelativeFeatures:
     spread: np.ndarray
     anchor: np.ndarray
     near: list[list[str]] | None = None
+    #: Another method's held-out prediction (n_models, n_benchmarks), e.g. lineage averaging's; optional.
+    other: np.ndarray | None = None
 
     def buckets(self, max_hops: int) -> list[str]:
         """Bucket label per model: ``"h1|1"``, ``"h2|n"``, ``"h3+|n"``, ``"root|1"``..."""
