@@ -118,7 +118,7 @@ NOTES = [
     "benchmark, a ridge regression of the held-out residual on the repo id's name tokens (Instruct, Math, "
     "Coder, DPO, abliterated, merge methods...), the contents table's type, chat-template and merged flags and "
     "size, and the scored relatives (hops, how many, their spread, their chat-template share, the prediction's "
-    "distance to their mean), fitted on the inner validation models of each fold (at least 20; penalty by "
+    "distance to their mean) and lineage averaging's held-out prediction, fitted on the inner validation models of each fold (at least 20; penalty by "
     "leave-one-out error; no correction where it does not beat none out of sample). The intervals are "
     "calibrated on its leave-one-out corrections. `hub-lineage evaluate --no-correction` gives plain LRMF. "
     "`hub-lineage fit` does not ship the correction yet (it ships LRMF with the parameters this search picks).",
