@@ -29,17 +29,28 @@ EDGES = "hf_lineage_edges_2025-06.csv"
 MMLU = ("mmlu_pro_correctness.csv.gz", "mmlu_pro_questions.csv.gz", "mmlu_pro_models.csv")
 
 
-def runs(data_dir: str, seeds: int, instance_seeds: int, het_seeds: int | None = None
+#: The cold-start settings of issue 12: (group, family root or None, title).
+COLD_START = (
+    ("heterogeneous", None, "Heterogeneous: all leaderboard models with a scored lineage relative"),
+    ("homogeneous", "Qwen/Qwen2.5-7B", "Homogeneous: Qwen/Qwen2.5-7B and its descendants"),
+    ("family_llama", "meta-llama/Llama-3.1-8B", "Homogeneous: meta-llama/Llama-3.1-8B and its descendants"),
+    ("family_qwen14", "Qwen/Qwen2.5-14B", "Homogeneous: Qwen/Qwen2.5-14B and its descendants"),
+)
+COLD_METHODS = "lrmf,mla,mean"
+
+
+def runs(data_dir: str, seeds: int, instance_seeds: int, het_seeds: int | None = None, seed_start: int = 100
          ) -> list[tuple[str, str, list[str]]]:
     """(group, title, argv after `hub-lineage`) for every table."""
     board = ["--data", f"{data_dir}/{CONTENTS}", "--data", f"{data_dir}/{EDGES}"]
     mmlu = [a for f in MMLU for a in ("--data", f"{data_dir}/{f}")]
     qwen = "homogeneous:Qwen/Qwen2.5-7B"
     out = [
-        ("heterogeneous", "Heterogeneous: all leaderboard models with a scored lineage relative",
-         ["evaluate", *board, "--setting", "heterogeneous", "--seeds", str(het_seeds or seeds), "--json"]),
-        ("homogeneous", "Homogeneous: Qwen/Qwen2.5-7B and its descendants",
-         ["evaluate", *board, "--setting", qwen, "--seeds", str(seeds), "--json"]),
+        (group, title, ["evaluate", *board, "--setting", f"homogeneous:{root}" if root else "heterogeneous",
+                        "--seeds", str((het_seeds or seeds) if root is None else seeds),
+                        "--seed-start", str(seed_start), "--methods", COLD_METHODS, "--json"])
+        for group, root, title in COLD_START
+    ] + [
         ("instance", "Instance level: MMLU-Pro, each fine-tune with a scored parent held out in turn",
          ["evaluate", *mmlu, "--setting", "instance", "--seeds", str(instance_seeds),
           "--methods", "lrmf,parent,difficulty,mla,mf,mean", "--json"]),
@@ -99,14 +110,29 @@ NOTES = [
     "with type+chat 0.1: 0.503/0.497; root 0.5 with type+chat 0.2: 0.505; lam 0.03 / 0.003 with type+chat "
     "0.2: 0.489/0.499. Strong side weights (1-3) raise the per-benchmark correlations a lot (IFEval "
     "0.18 -> 0.44, MATH 0.09 -> 0.46 at lam 0.01) but lower pearson_all, the tuned target.",
-    "- `--seeds N` reshuffles the folds (k-fold settings) or re-initialises the fits (instance).",
+    "- `--seeds N` reshuffles the folds (k-fold settings) or re-initialises the fits (instance). The four "
+    "cold-start settings use seeds from 100 (`--seed-start 100`); every design choice of issue 12 was made on "
+    "seeds 0-1 of other families (Qwen/Qwen2.5-0.5B, meta-llama/Meta-Llama-3-8B, mistralai/Mistral-7B-v0.1) "
+    "and seed 0 of the heterogeneous setting, never on the reported families or seeds.",
+    "- LRMF's cold-start predictions here include a correction (`hub_lineage/evaluation/stacking.py`): per "
+    "benchmark, a ridge regression of the held-out residual on the repo id's name tokens (Instruct, Math, "
+    "Coder, DPO, abliterated, merge methods...), the contents table's type, chat-template and merged flags and "
+    "size, and the scored relatives (hops, how many, their spread, their chat-template share, the prediction's "
+    "distance to their mean) and lineage averaging's held-out prediction, fitted on the inner validation models of each fold (at least 20; penalty by "
+    "leave-one-out error; no correction where it does not beat none out of sample). The intervals are "
+    "calibrated on its leave-one-out corrections. `hub-lineage evaluate --no-correction` gives plain LRMF. "
+    "`hub-lineage fit` does not ship the correction yet (it ships LRMF with the parameters this search picks).",
+    "- Intervals: constant per benchmark (split conformal on the validation residuals). `--intervals "
+    "adaptive` (a learned difficulty: ridge of the absolute residual on the same features, quantiles per bucket "
+    "of hops and relatives) and `--intervals relatives` (width from the relatives' spread and agreement) "
+    "under-covered on the validation family Qwen2.5-0.5B (0.84-0.87 for 0.90) at about the constant width, so "
+    "they are options, not the default.",
     "- Noise ablation: after removing edges, models left without any scored relative are no longer "
     "eligible and are not tested, so the tested set shrinks to the better-connected models, which "
     "softens the measured cost of removals (the paper reports ~10% lost at 40% removed). Added edges "
     "join random pairs of scored models.",
-    "- Runtime on the 2 shared cores of the development machine (5 seeds): about 14 minutes for the "
-    "heterogeneous setting (the side nodes roughly double each LRMF fit), 1 to 2 minutes for the homogeneous "
-    "one and 10 for the instance setting.",
+    "- Runtime on the 2 cores of the development machine, shared with other jobs (load 5-7): about 10 "
+    "minutes per heterogeneous seed, about a minute for 3 seeds of one family.",
 ]
 
 
@@ -133,7 +159,20 @@ def run_json(argv: list[str], cache: Path | None, reuse: bool) -> dict:
 def _cell(stat: dict | None) -> str:
     if not stat or stat.get("mean") is None:
         return "–"
+    if stat.get("sd") is None:  # one seed: no spread to show
+        return f"{stat['mean']:.3f}"
     return f"{stat['mean']:.3f} ± {stat['sd']:.3f}"
+
+
+def width_line(result: dict) -> str:
+    """LRMF's and MLA's mean 90% interval width beside the constant-mean baseline's, as a ratio."""
+    res = result["results"]
+    base = (res.get("mean", {}).get("interval_width") or {}).get("mean")
+    if not base:
+        return ""
+    parts = [f"{m} {res[m]['interval_width']['mean']:.3f} ({res[m]['interval_width']['mean'] / base:.2f} x)"
+             for m in ("lrmf", "mla") if (res.get(m, {}).get("interval_width") or {}).get("mean") is not None]
+    return f"Interval width beside the constant-mean baseline's {base:.3f}: " + ", ".join(parts) + "."
 
 
 def table(result: dict) -> str:
@@ -172,26 +211,35 @@ def targets(by_group: dict[str, dict]) -> list[str]:
     def row(text: str, values: str, ok: bool) -> None:
         lines.append(f"| {text} | {values} | {'yes' if ok else '**no**'} |")
 
-    het = {m: mean("heterogeneous", m, "pearson_all") for m in ("lrmf", "mla", "ncf")}
+    het = {m: mean("heterogeneous", m, "pearson_all") for m in ("lrmf", "mla")}
     if None not in het.values():
-        row("heterogeneous: LRMF pearson_all > MLA, > NCF, >= 0.90",
-            f"lrmf {het['lrmf']:.3f}, mla {het['mla']:.3f}, ncf {het['ncf']:.3f}",
-            het["lrmf"] > het["mla"] and het["lrmf"] > het["ncf"] and het["lrmf"] >= 0.90)
-    hom = {m: mean("homogeneous", m, "pearson_all") for m in ("lrmf", "mla")}
-    if None not in hom.values():
-        worst = min((mean("homogeneous", "lrmf", f"pearson_{b}") or 0.0, b) for b in BENCHES)
-        row("homogeneous:Qwen/Qwen2.5-7B: LRMF pearson_all > MLA, >= 0.587, no benchmark < 0",
-            f"lrmf {hom['lrmf']:.3f}, mla {hom['mla']:.3f}, lowest benchmark {worst[1]} {worst[0]:.3f}",
-            hom["lrmf"] > hom["mla"] and hom["lrmf"] >= 0.587 and worst[0] >= 0)
+        worse = [b for b in BENCHES if (mean("heterogeneous", "lrmf", f"pearson_{b}") or 0.0)
+                 < (mean("heterogeneous", "mla", f"pearson_{b}") or 0.0)]
+        row("heterogeneous: LRMF pearson_all >= 0.92 and >= MLA on every benchmark",
+            f"lrmf {het['lrmf']:.3f}, mla {het['mla']:.3f}; benchmarks below MLA: {', '.join(worse) or 'none'}",
+            het["lrmf"] >= 0.92 and not worse)
+    for group, root, need in (("homogeneous", "Qwen/Qwen2.5-7B", None), ("family_llama", "meta-llama/Llama-3.1-8B", 0.05),
+                              ("family_qwen14", "Qwen/Qwen2.5-14B", 0.05)):
+        lr, ml = mean(group, "lrmf", "pearson_all"), mean(group, "mla", "pearson_all")
+        if lr is None or ml is None:
+            continue
+        worst = min((mean(group, "lrmf", f"pearson_{b}") or 0.0, b) for b in BENCHES)
+        goal = "LRMF pearson_all >= 0.62" if need is None else "LRMF pearson_all >= MLA + 0.05"
+        ok = (lr >= 0.62) if need is None else (lr >= ml + need)
+        row(f"{root}: {goal}, no benchmark < 0.2", f"lrmf {lr:.3f}, mla {ml:.3f}, lowest benchmark "
+            f"{worst[1]} {worst[0]:.3f}", ok and worst[0] >= 0.2)
+    for group, _, _ in COLD_START:
+        cov, width = mean(group, "lrmf", "coverage"), mean(group, "lrmf", "interval_width")
+        base = mean(group, "mean", "interval_width")
+        if cov is not None and width is not None and base:
+            row(f"{group}: LRMF 90% coverage in 87-93%, mean width <= 0.75 x the mean baseline's",
+                f"coverage {cov:.3f}, width {width:.3f} = {width / base:.2f} x {base:.3f}",
+                0.87 <= cov <= 0.93 and width <= 0.75 * base)
     inst = {m: mean("instance", m, "auc") for m in ("lrmf", "parent", "difficulty")}
     if None not in inst.values():
         row("instance: LRMF mean AUC > parent's answers and > item difficulty",
             f"lrmf {inst['lrmf']:.3f}, parent {inst['parent']:.3f}, difficulty {inst['difficulty']:.3f}",
             inst["lrmf"] > inst["parent"] and inst["lrmf"] > inst["difficulty"])
-    covs = [(g, m, mean(g, m, "coverage")) for g in ("heterogeneous", "homogeneous") for m in ("lrmf",)]
-    for g, m, c in covs:
-        if c is not None:
-            row(f"{g}: LRMF 90% interval coverage within 5 points", f"{c:.3f}", abs(c - 0.9) <= 0.05)
     return lines
 
 
@@ -200,8 +248,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--instance-seeds", type=int, default=5)
     parser.add_argument("--heterogeneous-seeds", type=int, default=None, help="default: --seeds")
+    parser.add_argument("--seed-start", type=int, default=100, help="first seed of the cold-start settings")
     parser.add_argument("--data-dir", default="../shared/data")
-    parser.add_argument("--only", default="heterogeneous,homogeneous,instance,noise")
+    parser.add_argument("--only", default="heterogeneous,homogeneous,family_llama,family_qwen14,instance,noise")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
@@ -221,7 +270,8 @@ def main() -> None:
     clean_qwen = None
     noisy = []
     by_group: dict[str, dict] = {}
-    for group, title, argv in runs(args.data_dir, args.seeds, args.instance_seeds, args.heterogeneous_seeds):
+    for group, title, argv in runs(args.data_dir, args.seeds, args.instance_seeds, args.heterogeneous_seeds,
+                                   args.seed_start):
         if group not in groups:
             continue
         result = run_json(argv, args.cache, args.reuse)
@@ -231,7 +281,8 @@ def main() -> None:
         if group == "noise":
             noisy.append((argv[argv.index("--noise") + 1], result))
             continue
-        parts += ["", f"## {title}", "", table(result), "", "```", "hub-lineage " + shlex.join(argv), "```"]
+        parts += ["", f"## {title}", "", table(result), "", width_line(result), "", "```",
+                  "hub-lineage " + shlex.join(argv), "```"]
     if noisy and clean_qwen is not None:
         parts += ["", "## Lineage-noise ablation (Qwen2.5-7B family)", "",
                   "Random edges between scored family models added, or existing edges removed, per seed.", "",

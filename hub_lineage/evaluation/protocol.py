@@ -28,9 +28,11 @@ from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import InvalidInputError, RepoNotFoundError
 from hub_lineage.evaluation import metrics, splits
 from hub_lineage.evaluation.held_out import method_graph, predict_held_out, seeded_estimator
-from hub_lineage.evaluation.tuning import SETTING_PARAMS, tune_and_calibrate, tune_instance
+from hub_lineage.evaluation.calibration import FoldPost
+from hub_lineage.evaluation.tuning import SETTING_PARAMS, select_tuned, tune_instance
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.registry import get_method
+from hub_lineage.predict.conformal import RelativeIndex
 
 SETTING_KINDS = ("heterogeneous", "homogeneous", "instance")
 DEFAULT_METHODS = ("lrmf", "mla", "ncf", "mf", "mean")
@@ -69,8 +71,21 @@ class ProtocolOptions:
     """Knobs of the protocol (defaults are the paper's: 5 folds; 90% intervals)."""
 
     n_folds: int = 5
+    #: One test split per seed holding this fraction of the eligible models (instead of k folds).
+    test_fraction: float | None = None
+    #: Seeds run are seed_start, seed_start + 1, ...
+    seed_start: int = 0
     n_inner: int | None = None
     coverage: float | None = 0.9
+    #: ``constant`` (one width per benchmark), ``adaptive`` (width from a learned difficulty, per-bucket
+    #: coverage) or ``relatives`` (width from the relatives' spread and agreement, per-bucket coverage);
+    #: the ``mean`` baseline always gets constant intervals (the reference width). Constant is the
+    #: default: the adaptive kinds under-covered on a validation family (docs/results.md notes).
+    intervals: str = "constant"
+    #: Methods whose predictions get the name/metadata/relatives correction (:mod:`.stacking`).
+    stack: tuple[str, ...] = ("lrmf",)
+    #: Give the correction lineage averaging's held-out prediction as one more feature.
+    stack_mla: bool = True
     tune: bool = True
     noise: tuple[str, float] | None = None
     params: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -114,7 +129,8 @@ class EvaluationResult:
                 vals = np.array([run.get(name, np.nan) for run in runs], dtype=np.float64)
                 vals = vals[~np.isnan(vals)]
                 mean = float(vals.mean()) if vals.size else None
-                sd = float(vals.std(ddof=1)) if vals.size > 1 else (0.0 if vals.size else None)
+                # one seed has no spread to report (None, not a made-up 0)
+                sd = float(vals.std(ddof=1)) if vals.size > 1 else None
                 out[method][name] = {"mean": mean, "sd": sd}
         return out
 
@@ -177,23 +193,40 @@ def _kfold_plan(task: Task, seed: int, opts: ProtocolOptions
         graph = splits.perturb(graph, opts.noise, task.matrix.models, seed)
         still = set(splits.eligible_models(task.matrix.models, graph))
         eligible = [m for m in eligible if m in still]
-    return graph, eligible, splits.kfold(eligible, opts.n_folds, seed)
+    if opts.test_fraction is not None:  # one test split: the other models are never predicted
+        folds = [splits.holdout(eligible, opts.test_fraction, seed)]
+        eligible = folds[0]
+    else:
+        folds = splits.kfold(eligible, opts.n_folds, seed)
+    return graph, eligible, folds
 
 
-def fold_fit(task: Task, graph: LineageGraph, method: str, fold: list[str], seed: int, opts: ProtocolOptions
-             ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """One independent unit: tune ``method`` on the training models, fit, predict ``fold``.
+def fold_fit(task: Task, graph: LineageGraph, method: str, fold: list[str], seed: int, opts: ProtocolOptions,
+             index: RelativeIndex | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """One independent unit: tune ``method`` on the training models, fit, predict ``fold``, correct
+    the predictions and give their intervals (:class:`FoldPost`).
 
     Returns benchmark predictions (len(fold), n_benchmarks) and the interval bounds (or None).
-    Its seed comes from its arguments only, so it gives the same numbers in any process.
+    Its seed comes from its arguments only, so it gives the same numbers in any process; ``index``
+    (the graph's relatives, deterministic) is shared between the folds of a seed when given.
     """
-    params, intervals = tune_and_calibrate(method, task, graph, fold, seed, opts)
-    fit_params, fit_graph = method_graph(params, task.matrix, graph)
+    selection = select_tuned(method, task, graph, fold, seed, opts)
+    post = None
+    if selection.pred is not None:
+        post = FoldPost(selection, task.matrix, index or RelativeIndex(graph), fold, opts.coverage,
+                        stack=method in opts.stack, adaptive=opts.intervals != "constant" and method != "mean",
+                        scaled=opts.intervals in ("adaptive", "metadata"),
+                        static=opts.intervals == "metadata", seed=seed,
+                        mla_graph=graph if opts.stack_mla else None)
+    fit_params, fit_graph = method_graph(selection.params, task.matrix, graph)
     items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
     pred = task.matrix.benchmark_scores(items)
-    if intervals is None:
+    if post is None:
         return pred, None, None
-    low, high = intervals.interval(pred)
+    pred = post.correct(pred, fold)
+    if opts.coverage is None:
+        return pred, None, None
+    low, high = post.interval(pred, fold)
     return pred, low, high
 
 
@@ -202,6 +235,7 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
     graph, eligible, folds = _kfold_plan(task, seed, opts)
     actual = task.matrix.select_models(eligible).benchmark_scores()
     pos = {m: k for k, m in enumerate(eligible)}
+    index = RelativeIndex(graph) if fits is None else None  # shared by the folds run here
     out = {}
     for method in methods:
         pred = np.full(actual.shape, np.nan)
@@ -210,7 +244,7 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
             if fits is None and opts.progress:
                 opts.progress(f"seed {seed} {method} fold {k + 1}/{len(folds)}")
             fold_pred, fold_low, fold_high = (fits[method, k] if fits is not None
-                                              else fold_fit(task, graph, method, fold, seed, opts))
+                                              else fold_fit(task, graph, method, fold, seed, opts, index))
             rows = [pos[m] for m in fold]
             pred[rows] = fold_pred
             if fold_low is not None:
@@ -262,11 +296,12 @@ def _mapped_fits(task: Task, methods: Sequence[str], seeds: int, opts: ProtocolO
     """Every independent fit of the run (seeds x methods x folds, or held-out models) through
     ``opts.runner``; keyed ``{seed: {(method, fold or model index): result}}``."""
     assert opts.runner is not None
-    plain = replace(opts, progress=None, runner=None)  # what a worker needs: no callbacks
-    plans = {seed: _kfold_plan(task, seed, opts) for seed in range(seeds)} if task.setting.kind != "instance" else {}
+    plain = replace(opts, progress=None, runner=None, record=None)  # what a worker needs: no callbacks
+    seed_list = range(opts.seed_start, opts.seed_start + seeds)
+    plans = {seed: _kfold_plan(task, seed, opts) for seed in seed_list} if task.setting.kind != "instance" else {}
     keys, calls = [], []
     for m in methods:  # method-major: the slow methods (LRMF first) start first, so none trails at the end
-        for seed in range(seeds):
+        for seed in seed_list:
             if task.setting.kind == "instance":
                 units = [(k, (task, m, model, seed, plain)) for k, model in enumerate(task.eligible)]
             else:
@@ -275,7 +310,7 @@ def _mapped_fits(task: Task, methods: Sequence[str], seeds: int, opts: ProtocolO
             keys += [(seed, m, k) for k, _ in units]
             calls += [call for _, call in units]
     values = opts.runner(instance_fit if task.setting.kind == "instance" else fold_fit, calls)
-    out: dict[int, dict[tuple[str, int], Any]] = {seed: {} for seed in range(seeds)}
+    out: dict[int, dict[tuple[str, int], Any]] = {seed: {} for seed in seed_list}
     for (seed, method, k), value in zip(keys, values):
         out[seed][method, k] = value
     return out
@@ -283,10 +318,14 @@ def _mapped_fits(task: Task, methods: Sequence[str], seeds: int, opts: ProtocolO
 
 def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
              options: ProtocolOptions | None = None) -> EvaluationResult:
-    """Run the protocol for ``seeds`` seeds (0..seeds-1) and every method."""
+    """Run the protocol for ``seeds`` seeds (``seed_start``.. ``seed_start + seeds - 1``) and every method."""
     opts = options or ProtocolOptions()
     if seeds < 1:
         raise InvalidInputError(f"seeds={seeds}: run at least one seed.")
+    if opts.seed_start < 0:
+        raise InvalidInputError(f"seed start {opts.seed_start}: seeds must be >= 0.")
+    if task.setting.kind != "instance":  # instance holds each fine-tune out in turn: no folds
+        splits.check_split(len(task.eligible), opts.n_folds, opts.test_fraction, f"setting {task.setting}")
     default = INSTANCE_METHODS if task.setting.kind == "instance" else DEFAULT_METHODS
     methods = list(methods or default)
     for method in methods:
@@ -294,7 +333,7 @@ def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
     per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     per_model: dict[str, dict[str, dict[str, float]]] = {}
     fits = _mapped_fits(task, methods, seeds, opts) if opts.runner is not None else {}
-    for seed in range(seeds):
+    for seed in range(opts.seed_start, opts.seed_start + seeds):
         if task.setting.kind == "instance":
             result, detail = _instance_seed(task, methods, seed, opts, fits.get(seed))
             for method, models in detail.items():

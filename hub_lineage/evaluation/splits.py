@@ -72,6 +72,33 @@ def kfold(models: Sequence[str], n_folds: int, seed: int) -> list[list[str]]:
     return [[models[i] for i in part] for part in np.array_split(order, n_folds)]
 
 
+def check_split(n_models: int, n_folds: int, test_fraction: float | None, what: str = "the data") -> None:
+    """Refuse a split that cannot be made: < 2 folds, more folds than models, a fraction outside
+    (0, 1) or one leaving an empty test or training side."""
+    if test_fraction is not None:
+        if not 0.0 < test_fraction < 1.0:
+            raise InvalidInputError(f"test fraction {test_fraction:g}: give a fraction in (0, 1), e.g. 0.2.")
+        n_test = int(round(test_fraction * n_models))
+        if not 1 <= n_test < n_models:
+            raise InvalidInputError(
+                f"test fraction {test_fraction:g} of {n_models} eligible model(s) of {what} gives {n_test} test "
+                "model(s): both the test and the training side need at least one.")
+        return
+    if n_folds < 2:
+        raise InvalidInputError(f"folds {n_folds}: cold-start cross-validation needs at least 2 folds.")
+    if n_models < n_folds:
+        raise InvalidInputError(
+            f"{what} has {n_models} eligible model(s) (with a scored lineage relative) for {n_folds} folds: "
+            "use at most as many folds as models.")
+
+
+def holdout(models: Sequence[str], fraction: float, seed: int) -> list[str]:
+    """The test split: ``round(fraction * len(models))`` models drawn with ``seed``."""
+    check_split(len(models), 2, fraction)
+    order = np.random.default_rng(seed).permutation(len(models))
+    return [models[i] for i in order[:int(round(fraction * len(models)))]]
+
+
 def relevant_graph(graph: LineageGraph, keep: Iterable[str]) -> LineageGraph:
     """The part of ``graph`` that can carry lineage between ``keep`` models.
 

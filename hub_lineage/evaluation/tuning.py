@@ -9,13 +9,14 @@ chosen once from the method's design, not from tests.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.evaluation import metrics, splits
 from hub_lineage.evaluation.held_out import (
-    cross_validated_predictions,
     method_graph,
     predict_held_out,
     seeded_estimator,
@@ -64,6 +65,69 @@ SETTING_GRIDS: dict[str, dict[str, tuple[dict[str, Any], ...]]] = {
 }
 
 
+@dataclass
+class Selection:
+    """What the inner search found: the winning parameters and its validation evidence.
+
+    ``pred``/``actual`` (n_validation, n_benchmarks) are the winner's held-out predictions of the
+    validation models ``models`` (each predicted by a fit without it), ``scores`` their
+    :func:`metrics.score_table`; ``scored_without[k]`` is the set of training models whose scores
+    the fit predicting ``models[k]`` saw (what adaptive intervals read a model's relatives from).
+    """
+
+    params: dict[str, Any]
+    scores: dict[str, float] = field(default_factory=dict)
+    pred: np.ndarray | None = None
+    actual: np.ndarray | None = None
+    models: list[str] = field(default_factory=list)
+    held_out_of: list[int] = field(default_factory=list)
+    folds: list[list[str]] = field(default_factory=list)
+
+
+def select_params(method: str, kind: str, matrix: ObservationMatrix, graph: LineageGraph,
+                  test: Sequence[str], seed: int, *, tune: bool = True, validate: bool = True,
+                  fixed: dict[str, Any] | None = None, n_inner: int | None = None,
+                  instance_graph: Any = None) -> Selection:
+    """Pick ``method``'s grid point of setting ``kind`` with the best validation pearson_all.
+
+    Only the training models (``matrix`` without ``test``) are fitted and validated on: a validation
+    fifth of them (``n_inner`` = 1) or an ``n_inner``-fold cross-validation. ``fixed`` parameters
+    override the setting's fixed ones and every grid point (a grid left with one point is not
+    searched). Without ``tune`` the first grid point is used; ``validate`` still scores it (for
+    calibration). Fewer than 10 eligible training models: no validation (empty ``scores``).
+    """
+    fixed = dict(fixed or {})
+    base = {**SETTING_PARAMS.get(kind, {}).get(method, {}), **fixed}
+    grid = SETTING_GRIDS.get(kind, {}).get(method, get_method(method).grid) if tune else ({},)
+    points: list[dict[str, Any]] = []
+    for point in grid:  # explicit parameters win over the grid's; drop the duplicates they make
+        merged = {**base, **point, **fixed}
+        if merged not in points:
+            points.append(merged)
+    train = training_matrix(matrix, test)
+    inner = splits.eligible_models(train.models, graph)
+    n_inner = n_inner or SETTING_INNER.get(kind, 3)
+    if (len(points) < 2 and not validate) or len(inner) < 10:
+        return Selection(points[0])
+    folds = splits.kfold(inner, 5, seed + 1)[:1] if n_inner == 1 else splits.kfold(inner, min(n_inner, len(inner)), seed + 1)
+    models = [m for fold in folds for m in fold]
+    held_out_of = [k for k, fold in enumerate(folds) for _ in fold]
+    actual = train.select_models(models).benchmark_scores()
+    best: Selection | None = None
+    for params in points:
+        fit_params, fit_graph = method_graph(params, matrix, graph)
+        estimator = seeded_estimator(method, fit_params, seed)
+        pred = np.vstack([train.benchmark_scores(predict_held_out(estimator, train, fit_graph, fold, instance_graph))
+                          for fold in folds])
+        scores = metrics.score_table(pred, actual, train.benchmarks)
+        score = -np.inf if np.isnan(scores["pearson_all"]) else scores["pearson_all"]
+        if best is None or score > best.scores["_score"]:
+            best = Selection(params, {**scores, "_score": score}, pred, actual, models, held_out_of, folds)
+    assert best is not None
+    best.scores.pop("_score")
+    return best
+
+
 def tune_and_calibrate(method: str, task: Task, graph: LineageGraph, test: Sequence[str],
                        seed: int, opts: ProtocolOptions) -> tuple[dict[str, Any], ConformalIntervals | None]:
     """Pick the grid point with the best inner-CV pearson_all; calibrate intervals on its residuals.
@@ -71,37 +135,35 @@ def tune_and_calibrate(method: str, task: Task, graph: LineageGraph, test: Seque
     Returns the chosen parameters (``"side"`` included, see :func:`method_graph`) and the
     intervals (None without ``opts.coverage`` or with fewer than 10 training models to validate on).
     """
-    base = {**SETTING_PARAMS.get(task.setting.kind, {}).get(method, {}), **opts.params.get(method, {})}
-    grid = SETTING_GRIDS.get(task.setting.kind, {}).get(method, get_method(method).grid)
-    grid = grid if opts.tune and method not in opts.params else ({},)
-    need_cv = len(grid) > 1 or opts.coverage is not None
-    train = training_matrix(task.matrix, test)
-    inner = splits.eligible_models(train.models, graph)
-    n_inner = opts.n_inner or SETTING_INNER.get(task.setting.kind, 3)
-    if not need_cv or len(inner) < 10:
-        return {**base, **grid[0]}, None
-    if n_inner == 1:  # one validation split (a fifth of the training models): 1 fit per grid point
-        inner = splits.kfold(inner, 5, seed + 1)[0]
-    actual = train.select_models(inner).benchmark_scores()
-    best: tuple[float, dict[str, Any], np.ndarray] | None = None
-    for point in grid:
-        params = {**base, **point}
-        fit_params, fit_graph = method_graph(params, task.matrix, graph)
-        estimator = seeded_estimator(method, fit_params, seed)
-        if n_inner == 1:
-            pred = train.benchmark_scores(predict_held_out(estimator, train, fit_graph, inner, task.instance_graph))
-        else:
-            pred = cross_validated_predictions(estimator, train, fit_graph, inner, n_inner, seed + 1,
-                                               task.instance_graph)
-        score = metrics.score_table(pred, actual, train.benchmarks)["pearson_all"]
-        score = -np.inf if np.isnan(score) else score
-        if best is None or score > best[0]:
-            best = (score, params, pred)
-    assert best is not None
+    sel = select_tuned(method, task, graph, test, seed, opts)
     intervals = None
-    if opts.coverage is not None:
-        intervals = ConformalIntervals(opts.coverage).fit(best[2], actual)
-    return best[1], intervals
+    if opts.coverage is not None and sel.pred is not None:
+        intervals = ConformalIntervals(opts.coverage).fit(sel.pred, sel.actual)
+    return sel.params, intervals
+
+
+def select_tuned(method: str, task: Task, graph: LineageGraph, test: Sequence[str], seed: int,
+                 opts: ProtocolOptions) -> Selection:
+    """:func:`select_params` with the protocol's options (``opts.params`` fix a method's parameters)."""
+    fixed = opts.params.get(method)
+    return select_params(method, task.setting.kind, task.matrix, graph, test, seed,
+                         tune=opts.tune and fixed is None, validate=opts.coverage is not None,
+                         fixed=fixed, n_inner=opts.n_inner, instance_graph=task.instance_graph)
+
+
+#: Eligible models from which ``Predictor.fit`` validates on one held-out fifth (as evaluate does on
+#: the leaderboard); below it, an ``n_folds`` cross-validation so every model calibrates the intervals.
+FIT_SINGLE_SPLIT = 500
+
+
+def select_for_fit(matrix: ObservationMatrix, graph: LineageGraph, seed: int, fixed: dict[str, Any] | None = None,
+                   *, tune: bool = True, validate: bool = True, n_folds: int = 5) -> Selection:
+    """LRMF's parameters for a saved predictor: the heterogeneous setting's search over all of
+    ``matrix``'s models (no test fold: every scored model is a training model)."""
+    n_eligible = len(splits.eligible_models(matrix.models, graph))
+    n_inner = 1 if n_eligible >= FIT_SINGLE_SPLIT else n_folds
+    return select_params("lrmf", "heterogeneous", matrix, graph, [], seed, tune=tune, validate=validate,
+                         fixed=fixed, n_inner=n_inner)
 
 
 def tune_instance(method: str, task: Task, held_out: str, seed: int, opts: ProtocolOptions) -> dict[str, Any]:

@@ -77,47 +77,44 @@ class Predictor:
 
     @classmethod
     def fit(cls, store_or_matrix: Store | ObservationMatrix, graph: LineageGraph | None = None,
-            *, coverage: float = 0.9, calibrate: bool = True, n_folds: int = 5, seed: int = 0,
+            *, coverage: float = 0.9, calibrate: bool = True, n_folds: int = 5, seed: int = 0, tune: bool = True,
             progress: Callable[[str], None] | None = None, **params: Any) -> Predictor:
-        """Fit LRMF on all observations and lineage (unscored intermediates included), then
-        calibrate split-conformal intervals on cross-validated (held-out, cold-start) residuals.
+        """Choose LRMF's hyper-parameters as ``hub-lineage evaluate`` does, fit it on all observations
+        and lineage (unscored intermediates included), and calibrate split-conformal intervals on the
+        chosen point's held-out (cold-start) validation residuals.
 
         ``store_or_matrix`` is a :class:`Store` (its benchmark-level matrix and lineage graph) or an
         :class:`ObservationMatrix` with ``graph``. ``params`` override the LRMF defaults
-        (:func:`default_params`). The fit uses the part of the graph that links scored models
+        and the search grid (:func:`hub_lineage.evaluation.tuning.select_for_fit`;
+        ``tune=False``: its first point); ``meta["validation"]`` holds the winner's validation metrics. The fit uses the part of the graph that links scored models
         (:func:`splits.relevant_graph`); the whole graph is kept for predicting new models.
         """
         from hub_lineage.evaluation import splits
-        from hub_lineage.evaluation.held_out import cross_validated_predictions, method_graph
-        from hub_lineage.predict.intervals import ConformalIntervals
+        from hub_lineage.evaluation.held_out import method_graph
+        from hub_lineage.evaluation.tuning import select_for_fit
         from hub_lineage.model.lrmf import LRMF
+        from hub_lineage.predict.intervals import ConformalIntervals
 
         say = progress or (lambda msg: None)
         matrix, graph = _training_data(store_or_matrix, graph)
-        hyper = {**default_params(seed), **params}
         lineage_graph = splits.relevant_graph(graph, matrix.models)
+        # the evaluation's own search and validation (training models only), so the shipped model
+        # is the evaluated one; the winner's validation residuals calibrate the intervals
+        say(f"choosing hyper-parameters on validation splits of {len(matrix.models)} models")
+        selection = select_for_fit(matrix, lineage_graph, seed, params, tune=tune, validate=calibrate,
+                                   n_folds=n_folds)
+        hyper = {**selection.params, "random_state": seed}
         # the same metadata nodes as the evaluation (hub_lineage.lineage.side_info via "side")
         lrmf_params, fit_graph = method_graph(hyper, matrix, lineage_graph)
-
-        def make_estimator() -> LRMF:
-            return LRMF(**lrmf_params)
-
         say(f"fitting LRMF on {len(matrix.models)} models, {len(fit_graph)} lineage nodes")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)  # convergence chatter; tol is loose on purpose
-            lrmf = make_estimator().fit(matrix, fit_graph)
+            lrmf = LRMF(**lrmf_params).fit(matrix, fit_graph)
         scores = matrix.benchmark_scores()
         benchmarks = matrix.benchmarks
         intervals = ConformalIntervals(coverage)
-        eligible = splits.eligible_models(matrix.models, lineage_graph)
-        if calibrate and len(eligible) >= 2 * n_folds:
-            say(f"calibrating intervals: {n_folds}-fold cold-start predictions of {len(eligible)} models")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", category=UserWarning)
-                held_out = cross_validated_predictions(make_estimator(), matrix, fit_graph, eligible,
-                                                       n_folds=n_folds, seed=seed)
-            rows = [matrix.model_index[m] for m in eligible]
-            intervals.fit(np.asarray(held_out, dtype=np.float64), scores[rows])
+        if calibrate and selection.pred is not None:
+            intervals.fit(selection.pred, selection.actual)
         else:
             # too few held-out residuals for a calibrated interval: say so with infinite width
             intervals.quantiles_ = np.full(len(benchmarks), np.inf)
@@ -136,7 +133,8 @@ class Predictor:
             "n_models": len(matrix.models),
             "n_nodes": len(compact.nodes),
             "n_edges": int(compact.child.size),
-            "n_calibration": len(eligible) if calibrate else 0,
+            "n_calibration": len(selection.models) if calibrate else 0,
+            "validation": {k: (None if not np.isfinite(v) else float(v)) for k, v in selection.scores.items()},
             "intervals": intervals.to_dict(),
             "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),  # model cards name the predictor's date
         }
@@ -306,17 +304,15 @@ def _training_data(store_or_matrix: Any, graph: LineageGraph | None) -> tuple[Ob
 
 
 def default_params(seed: int = 0) -> dict[str, Any]:
-    """LRMF hyper-parameters for a saved predictor.
+    """LRMF hyper-parameters of a predictor fitted without search (``tune=False``).
 
-    The evaluation protocol's fixed choices for leaderboard data (chance-level floors, biases:
-    ``tuning.SETTING_PARAMS``) with ``lambda_lineage`` = 1, the middle of its tuning grid, and a
-    looser ``tol``: the objective is within 0.1% of its optimum after ~10 iterations, and a full
-    fit plus five calibration fits must stay a one-off of minutes.
+    The evaluation protocol's fixed choices for leaderboard data (chance-level floors, biases,
+    side nodes: ``tuning.SETTING_PARAMS``) with the first point of its heterogeneous grid.
     """
-    from hub_lineage.evaluation.tuning import SETTING_PARAMS
+    from hub_lineage.evaluation.tuning import SETTING_GRIDS, SETTING_PARAMS
 
     base = dict(SETTING_PARAMS.get("heterogeneous", {}).get("lrmf", {}))
-    return {"lambda_lineage": 1.0, **base, "tol": 1e-4, "max_iter": 40, "random_state": seed}
+    return {**base, **SETTING_GRIDS["heterogeneous"]["lrmf"][0], "random_state": seed}
 
 
 def _version(matrix: ObservationMatrix, graph: LineageGraph, params: Mapping[str, Any]) -> str:

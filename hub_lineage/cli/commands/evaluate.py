@@ -16,7 +16,7 @@ def _fmt(stat: dict[str, float | None]) -> str:
     mean, sd = stat.get("mean"), stat.get("sd")
     if mean is None or math.isnan(mean):
         return "-"
-    return f"{mean:.3f}±{(sd or 0.0):.3f}"
+    return f"{mean:.3f}" if sd is None else f"{mean:.3f}±{sd:.3f}"
 
 
 def render_table(data: dict) -> str:
@@ -48,12 +48,24 @@ def _require_torch_for(methods: list[str]) -> None:
 @click.option("--setting", default="heterogeneous", show_default=True,
               help="heterogeneous, homogeneous:ROOT (e.g. homogeneous:Qwen/Qwen2.5-7B) or instance.")
 @click.option("--seeds", default=5, show_default=True, type=int, help="Number of shuffled repetitions.")
+@click.option("--seed-start", "seed_start", default=0, show_default=True, type=int,
+              help="First seed (seeds run are S, S+1, ...): report on seeds nothing was tuned on.")
 @click.option("--methods", default=None,
               help="Comma-separated methods (default: lrmf,mla,ncf,mf,mean; instance adds parent,difficulty).")
 @click.option("--noise", default=None, help="Lineage-noise ablation: add:FRACTION or remove:FRACTION of edges.")
-@click.option("--folds", default=5, show_default=True, type=int, help="Cold-start folds per seed.")
+@click.option("--folds", default=None, type=int, help="Cold-start folds per seed  [default: 5].")
+@click.option("--test-fraction", "test_fraction", default=None, type=float,
+              help="Instead of folds: one test split per seed holding this fraction of the eligible models.")
 @click.option("--coverage", default=0.9, show_default=True, type=float,
               help="Nominal coverage of the conformal intervals (0 = no intervals).")
+@click.option("--intervals", "interval_kind", default="constant", show_default=True,
+              type=click.Choice(["adaptive", "relatives", "metadata", "constant"]),
+              help="constant: one width per benchmark; adaptive: width from a learned difficulty (name, "
+                   "metadata, relatives), quantiles per bucket of hops; relatives: width from the relatives' "
+                   "spread and agreement; metadata: width from name and metadata alone. The mean baseline always gets "
+                   "constant ones.")
+@click.option("--no-correction", is_flag=True,
+              help="Leave out LRMF's correction from name, metadata and relatives (evaluation/stacking.py).")
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")
@@ -66,9 +78,10 @@ def _require_torch_for(methods: list[str]) -> None:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Also save FILE.png: predicted vs actual per benchmark and interval coverage "
                    "(needs matplotlib: pip install 'hub-lineage[plot]').")
-def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, noise: str | None,
-             folds: int, coverage: float, no_tune: bool, limit: int | None, jobs: int, scheduler: str | None,
-             as_json: bool, quiet: bool, plot_path: str | None) -> None:
+def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, methods: str | None,
+             noise: str | None, folds: int | None, test_fraction: float | None, coverage: float,
+             interval_kind: str, no_correction: bool, no_tune: bool, limit: int | None, jobs: int,
+             scheduler: str | None, as_json: bool, quiet: bool, plot_path: str | None) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -81,7 +94,7 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     """
     from hub_lineage.evaluation import protocol as evaluation
     from hub_lineage.data.sources.detect import load_dataset
-    from hub_lineage.evaluation.splits import parse_noise
+    from hub_lineage.evaluation.splits import check_split, parse_noise
 
     task_setting = evaluation.Setting.parse(setting)
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
@@ -92,6 +105,12 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
             get_method(m)
     if coverage < 0 or coverage >= 1:
         raise InvalidInputError(f"--coverage {coverage}: give a level in (0, 1), or 0 for no intervals.")
+    if folds is not None and test_fraction is not None:
+        raise InvalidInputError(f"--folds {folds} and --test-fraction {test_fraction:g}: give one of them.")
+    if seeds < 1 or seed_start < 0:
+        raise InvalidInputError(f"--seeds {seeds} --seed-start {seed_start}: run at least one seed, from a seed >= 0.")
+    if test_fraction is not None:
+        check_split(10, 2, test_fraction)  # the fraction's own rule, before any data is read
     from hub_lineage.cli.progress import StepBar
     from hub_lineage.evaluation.parallel import make_runner
 
@@ -104,25 +123,32 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
                                     "homogeneous:ROOT setting, not instance.")
         require_matplotlib()  # before the long run, not after it
         recorder = Recorder()
-    opts = evaluation.ProtocolOptions(n_folds=folds, coverage=coverage or None, tune=not no_tune,
-                                      noise=parse_noise(noise), record=recorder)
+    opts = evaluation.ProtocolOptions(
+        n_folds=folds or 5, test_fraction=test_fraction, seed_start=seed_start, coverage=coverage or None,
+        intervals=interval_kind, stack=() if no_correction else ("lrmf",), tune=not no_tune,
+        noise=parse_noise(noise), record=recorder,
+        runner=make_runner(jobs, scheduler, None, method_list))  # workers import while the data loads
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # repaired cycles in Hub metadata are expected here
         dataset = load_dataset(list(data))
     task = evaluation.prepare(dataset.matrix, dataset.graph, task_setting)
     if limit is not None:
         task.eligible = task.eligible[:limit]
+    if task_setting.kind != "instance":
+        check_split(len(task.eligible), opts.n_folds, test_fraction, f"setting {task_setting}")
     if task_setting.kind == "instance":
         task.instance_graph = evaluation.instance_graph_for(task, method_list)
     names = method_list or list(evaluation.INSTANCE_METHODS if task_setting.kind == "instance"
                                 else evaluation.DEFAULT_METHODS)
     _require_torch_for(names)
-    steps = seeds * len(names) * (len(task.eligible) if task_setting.kind == "instance"
-                                  else min(folds, max(len(task.eligible), 1)))
-    with StepBar(steps, "Evaluating", disable=True if quiet else None) as bar:
+    if task_setting.kind == "instance":
+        per_seed = len(task.eligible)
+    else:
+        per_seed = 1 if test_fraction is not None else min(opts.n_folds, max(len(task.eligible), 1))
+    with StepBar(seeds * len(names) * per_seed, "Evaluating", disable=True if quiet else None) as bar:
         opts.progress = bar
-        # with --jobs/--scheduler the fits run first, reported by the runner ("fits k/n")
-        opts.runner = make_runner(jobs, scheduler, bar, method_list)
+        if opts.runner is not None:  # with --jobs/--scheduler the fits run first ("fits k/n")
+            opts.runner.progress = bar
         result = evaluation.evaluate(task, method_list, seeds, opts)
     payload = result.to_json()
     if plot_path is not None:
@@ -135,7 +161,7 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     if as_json:
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
         return
-    click.echo(f"setting {result.setting}: {result.n_models} test models, {seeds} seed(s)"
+    click.echo(f"setting {result.setting}: {result.n_models} test models, {seeds} seed(s) from {seed_start}"
                + (f", lineage noise {result.noise}" if result.noise else ""))
     click.echo(render_table(payload))
     for method, models in result.per_model.items():

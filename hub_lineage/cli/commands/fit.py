@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import time
+
 import click
 
-from hub_lineage.cli.options import store_option
+from hub_lineage.cli.options import json_option, store_option
+
+
+def describe(meta: dict) -> dict:
+    """``fit --json``'s contract from a predictor's meta: models, nodes, params, validation, seconds."""
+    return {"models": meta["n_models"], "nodes": meta["n_nodes"], "params": meta["params"],
+            "validation": meta.get("validation", {}), "seconds": meta.get("seconds")}
 
 
 @click.command("fit")
@@ -14,10 +23,16 @@ from hub_lineage.cli.options import store_option
 @click.option("--coverage", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True),
               help="Nominal coverage of the prediction intervals.")
 @click.option("--lambda-lineage", "lambda_lineage", type=float, default=None,
-              help="Lineage regularisation strength (default: chosen by cross-validation on the store's models).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (factors and folds).")
-def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lineage: float | None, seed: int) -> None:
+              help="Lineage regularisation strength (default: chosen on validation splits of the store's models).")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Random seed (factors and folds).")
+@json_option()
+def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lineage: float | None, seed: int,
+        as_json: bool) -> None:
     """Train the predictor (LRMF) on the store's scores and lineage, with calibrated intervals.
+
+    Hyper-parameters are chosen as `hub-lineage evaluate` chooses them: each grid point is fitted
+    without a validation share of the scored models and scored on predicting them cold-start;
+    the best one (validation Pearson of the mean score) is refitted on everything and saved.
 
     Unscored intermediate models in the lineage stay in the graph, so relatives several hops
     apart still inform each other. Every predicting command then uses the saved predictor.
@@ -34,12 +49,27 @@ def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lin
     from hub_lineage.cli.progress import StepBar
 
     params = {} if lambda_lineage is None else {"lambda_lineage": lambda_lineage}
-    with StepBar(2, "Fitting") as bar:  # the fit, then the interval calibration
+    start = time.perf_counter()
+    with StepBar(2, "Fitting") as bar:  # the search, then the final fit
         predictor = Predictor.fit(Store(store_path), coverage=coverage, seed=seed, progress=bar, **params)
     path = predictor.save(out_dir)
     meta = predictor.meta
-    click.echo(f"Fitted predictor {predictor.version} on {meta['n_models']} scored models and "
-               f"{meta['n_nodes']} lineage nodes ({meta['n_edges']} edges); saved to {path}")
+    out = {**describe(meta), "seconds": round(time.perf_counter() - start, 3)}
+    if as_json:
+        click.echo(json.dumps(out, indent=2, allow_nan=False))
+        return
+    click.echo(f"Fitted predictor {predictor.version} on {out['models']} scored models and "
+               f"{out['nodes']} lineage nodes ({meta['n_edges']} edges) in {out['seconds']:.1f} s; saved to {path}")
+    chosen = ", ".join(f"{k} {v}" for k, v in out["params"].items() if k != "random_state")
+    click.echo(f"Hyper-parameters (chosen on validation models): {chosen}")
+    val = out["validation"]
+    if val.get("pearson_all") is not None:
+        per = ", ".join(f"{k[len('pearson_'):]} {v:.3f}" for k, v in val.items()
+                        if k.startswith("pearson_") and k != "pearson_all" and v is not None)
+        click.echo(f"Validation (cold-start, {meta['n_calibration']} held-out models): Pearson of the mean "
+                   f"score {val['pearson_all']:.3f}; per benchmark {per}")
+    else:
+        click.echo("Validation: too few models with a scored relative to validate on (need 10).")
     widths = ", ".join(f"{b} ±{q:.3f}" if q is not None else f"{b} ±inf"
                        for b, q in zip(predictor.benchmarks, meta["intervals"]["quantiles"]))
     click.echo(f"{round(100 * coverage)}% interval half-widths: {widths}")

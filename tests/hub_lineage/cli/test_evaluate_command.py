@@ -53,6 +53,37 @@ def test_jobs_give_the_serial_numbers(capsys, data_args, monkeypatch):
     assert json.loads(parallel) == json.loads(serial)
 
 
+def test_seed_start_and_test_fraction_one_seed_prints_no_spread(capsys, data_args):
+    args = [*data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B", "--methods", "mla,mean", "--coverage", "0",
+            "--limit", "40", "--quiet"]
+    code, out, err = _run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "7", "--test-fraction", "0.5")
+    assert code == 0, err
+    assert "1 seed(s) from 7" in out and "±" not in out
+    code, out, _ = _run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "7", "--test-fraction", "0.5",
+                        "--json")
+    assert json.loads(out)["results"]["mla"]["pearson_all"]["sd"] is None
+    # the same seed gives the same split; another seed another one
+    again = json.loads(_run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "7", "--test-fraction",
+                            "0.5", "--json")[1])
+    other = json.loads(_run(capsys, "evaluate", *args, "--seeds", "1", "--seed-start", "8", "--test-fraction",
+                            "0.5", "--json")[1])
+    first = json.loads(out)["results"]["mla"]["pearson_all"]["mean"]
+    assert again["results"]["mla"]["pearson_all"]["mean"] == first
+    assert other["results"]["mla"]["pearson_all"]["mean"] != first
+
+
+@pytest.mark.parametrize("kind", ["adaptive", "relatives"])
+def test_adaptive_intervals_and_the_correction_run_end_to_end(capsys, data_args, kind):
+    code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B", "--seeds", "1",
+                          "--methods", "lrmf,mean", "--no-tune", "--limit", "40", "--intervals", kind, "--json",
+                          "--quiet")
+    assert code == 0, err
+    res = json.loads(out)["results"]
+    for method in ("lrmf", "mean"):
+        assert 0.5 <= res[method]["coverage"]["mean"] <= 1.0
+        assert 0.0 < res[method]["interval_width"]["mean"] < 1.0
+
+
 def test_table_output_and_noise(capsys, data_args):
     code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
                           "--seeds", "1", "--methods", "mla", "--noise", "remove:0.4", "--quiet")
@@ -66,6 +97,13 @@ def test_table_output_and_noise(capsys, data_args):
     (["--methods", "lrmf,mlaa"], "Did you mean 'mla'"),
     (["--noise", "add:2"], "add:FRACTION"),
     (["--jobs", "0"], "--jobs 0: give at least 1 worker process"),
+    (["--test-fraction", "1.5"], "test fraction 1.5: give a fraction in (0, 1)"),
+    (["--test-fraction", "0"], "test fraction 0: give a fraction in (0, 1)"),
+    (["--seed-start", "-1"], "--seed-start -1: run at least one seed, from a seed >= 0"),
+    (["--seeds", "0"], "--seeds 0"),
+    (["--folds", "3", "--test-fraction", "0.2"], "give one of them"),
+    (["--setting", "homogeneous:Qwen/Qwen2.5-7B", "--limit", "3"], "has 3 eligible model(s)"),
+    (["--setting", "homogeneous:Qwen/Qwen2.5-7B", "--limit", "3", "--test-fraction", "0.1"], "gives 0 test"),
 ])
 def test_bad_input_is_refused_clearly(capsys, data_args, args, message):
     code, _, err = _run(capsys, "evaluate", *data_args, "--seeds", "1", "--quiet", *args)

@@ -1,0 +1,66 @@
+"""``hub-lineage fit``: the saved predictor is the evaluated model, and it says which one it is."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from shared_data import SHARED_DATA
+
+from hub_lineage.cli.main import cli
+from hub_lineage.evaluation.tuning import SETTING_GRIDS
+
+
+def _run(args):
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A store with a real slice: 60 leaderboard rows of the Qwen2.5-7B family."""
+    if not SHARED_DATA.resolve().is_dir():
+        pytest.skip(f"real data not found at {SHARED_DATA}")
+    tmp = tmp_path_factory.mktemp("fit")
+    src = SHARED_DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
+    with src.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        rows = [r for r in reader if "Qwen2.5-7B" in (r.get("Base Model") or "")][:60]
+        header = reader.fieldnames
+    small = tmp / "contents.csv"
+    with small.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+    path = str(tmp / "store.sqlite")
+    _run(["ingest", str(small), "--store", path])
+    return path
+
+
+def test_fit_json_reports_the_chosen_params_and_validation(store, tmp_path):
+    out_dir = tmp_path / "pred"
+    out = _json_tail(_run(["fit", "--store", store, "--out", str(out_dir), "--json"]))
+    assert list(out) == ["models", "nodes", "params", "validation", "seconds"]
+    assert 50 <= out["models"] <= 60 and out["nodes"] >= out["models"] and out["seconds"] > 0
+    grid_lams = {p["lambda_lineage"] for p in SETTING_GRIDS["heterogeneous"]["lrmf"]}
+    assert out["params"]["lambda_lineage"] in grid_lams
+    assert -1.0 <= out["validation"]["pearson_all"] <= 1.0
+    assert {"pearson_ifeval", "mae_all"} <= set(out["validation"])
+    saved = json.loads((out_dir / "meta.json").read_text())
+    assert saved["params"] == out["params"] and saved["validation"] == out["validation"]
+
+
+def test_fixed_lambda_is_kept_and_the_table_says_it_in_words(store, tmp_path):
+    text = _run(["fit", "--store", store, "--out", str(tmp_path / "p"), "--lambda-lineage", "0.05"])
+    assert "lambda_lineage 0.05" in text
+    assert "Hyper-parameters (chosen on validation models)" in text
+    assert "Validation (cold-start" in text and "Pearson of the mean score" in text
+
+
+def _json_tail(text: str) -> dict:
+    """The JSON object the command printed (progress lines go to stderr, mixed in by CliRunner)."""
+    return json.loads(text[text.index("{"):])
