@@ -67,18 +67,16 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, m
     predictor = load_predictor(predictor_dir, store_path, offline)
     if is_file:
         text = _read(local)
-        from hub_lineage.errors import NoLineageError
         from hub_lineage.lineage.cards import edges_from_card
 
-        try:
-            prediction = predictor.predict(model_id, hub=hub, offline=offline) if model_id else None
-        except NoLineageError:
-            prediction = None  # a model not on the Hub (yet): the parents its card states
-            if not edges_from_card(local, model_id):
-                raise
-        if prediction is None:
-            name = model_id or hypothetical_name(None, local.resolve().parent.name)
-            prediction = predictor.predict_edges(name, edges_from_card(local, name))
+        # The card describes the model: the parents its front matter states are its lineage, even
+        # where the Hub or the store say otherwise (or nothing yet). Without any, --model's lineage.
+        name = model_id or hypothetical_name(None, local.resolve().parent.name)
+        stated = edges_from_card(local, name)
+        if stated or not model_id:
+            prediction = predictor.predict_edges(name, stated)
+        else:
+            prediction = predictor.predict(model_id, hub=hub, offline=offline)
     else:
         assert hub is not None or offline
         from hub_lineage.lineage.hub import HubClient

@@ -162,3 +162,18 @@ def test_a_target_that_is_no_file_and_no_hub_repo_id_is_refused(predictor_dir, t
         main(["card", target, "--offline", "--predictor", str(predictor_dir)])
     err = capsys.readouterr().err
     assert exc.value.code == 2 and f"{target!r} is neither an existing README.md file nor a Hub repo id" in err
+
+
+def test_a_local_card_is_predicted_from_the_base_model_it_states(predictor_dir, tmp_path):
+    # --model names a model the predictor knows (alpha/merge, an alpha-family merge); the card in hand
+    # says it is a fine-tune of beta/base: the card is the model's own statement of its lineage.
+    def predicted(base: str) -> dict:
+        card = tmp_path / base.replace("/", "_") / "README.md"
+        card.parent.mkdir()
+        card.write_text(f"---\nbase_model: {base}\n---\n# card\n")
+        result = _invoke(["card", str(card), "--model", "alpha/merge", "--offline", "--predictor", str(predictor_dir)])
+        assert result.exit_code == 0, result.output
+        return yaml.safe_load(card.read_text().split("---\n")[1])["hub_lineage"]["predictions"]
+
+    from_beta, from_alpha = predicted("beta/base"), predicted("alpha/base")
+    assert all(from_beta[b] < from_alpha[b] for b in from_alpha)  # beta's family scores 0.35, alpha's 0.65
