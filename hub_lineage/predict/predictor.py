@@ -70,6 +70,8 @@ class Predictor:
         self.benchmarks: list[str] = list(meta["benchmarks"])
         self._item_benchmarks = list(meta["item_benchmarks"])
         self._item_counts = np.asarray(meta["item_counts"], dtype=np.float64)
+        # instance-level fits score a benchmark by its items only (hub_lineage.predict.instance)
+        self._score_weights = self._item_counts * np.asarray(meta.get("score_mask", 1.0), dtype=np.float64)
         self.intervals = ConformalIntervals.from_dict(meta["intervals"])
         self.path: Path | None = None
 
@@ -78,7 +80,7 @@ class Predictor:
     @classmethod
     def fit(cls, store_or_matrix: Store | ObservationMatrix, graph: LineageGraph | None = None,
             *, coverage: float = 0.9, calibrate: bool = True, n_folds: int = 5, seed: int = 0,
-            progress: Callable[[str], None] | None = None, **params: Any) -> Predictor:
+            progress: Callable[[str], None] | None = None, level: str = "auto", **params: Any) -> Predictor:
         """Fit LRMF on all observations and lineage (unscored intermediates included), then
         calibrate split-conformal intervals on cross-validated (held-out, cold-start) residuals.
 
@@ -86,6 +88,10 @@ class Predictor:
         :class:`ObservationMatrix` with ``graph``. ``params`` override the LRMF defaults
         (:func:`default_params`). The fit uses the part of the graph that links scored models
         (:func:`splits.relevant_graph`); the whole graph is kept for predicting new models.
+
+        ``level``: ``benchmark`` (aggregates only), ``mixed`` (item answers and aggregates in one
+        likelihood, with a co-response item graph: :mod:`hub_lineage.predict.instance`) or ``auto``
+        (mixed when the store holds item answers).
         """
         from hub_lineage.evaluation import splits
         from hub_lineage.evaluation.held_out import cross_validated_predictions, method_graph
@@ -93,11 +99,17 @@ class Predictor:
         from hub_lineage.model.lrmf import LRMF
 
         say = progress or (lambda msg: None)
-        matrix, graph = _training_data(store_or_matrix, graph)
-        hyper = {**default_params(seed), **params}
+        matrix, graph = _training_data(store_or_matrix, graph, level)
+        mixed = bool((matrix.item_counts == 1).any())
+        hyper = {**(instance_params(seed) if mixed else default_params(seed)), **params}
         lineage_graph = splits.relevant_graph(graph, matrix.models)
         # the same metadata nodes as the evaluation (hub_lineage.lineage.side_info via "side")
         lrmf_params, fit_graph = method_graph(hyper, matrix, lineage_graph)
+        item_graph = None
+        if mixed:
+            from hub_lineage.predict.instance import co_response_graph
+
+            item_graph = co_response_graph(matrix)
 
         def make_estimator() -> LRMF:
             return LRMF(**lrmf_params)
@@ -105,8 +117,12 @@ class Predictor:
         say(f"fitting LRMF on {len(matrix.models)} models, {len(fit_graph)} lineage nodes")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)  # convergence chatter; tol is loose on purpose
-            lrmf = make_estimator().fit(matrix, fit_graph)
+            lrmf = make_estimator().fit(matrix, fit_graph, item_graph)
         scores = matrix.benchmark_scores()
+        if mixed:  # a partial run is no actual score (only complete item sets and aggregates are)
+            from hub_lineage.predict.instance import complete_scores
+
+            scores = complete_scores(matrix)
         benchmarks = matrix.benchmarks
         intervals = ConformalIntervals(coverage)
         eligible = splits.eligible_models(matrix.models, lineage_graph)
@@ -115,7 +131,7 @@ class Predictor:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", category=UserWarning)
                 held_out = cross_validated_predictions(make_estimator(), matrix, fit_graph, eligible,
-                                                       n_folds=n_folds, seed=seed)
+                                                       n_folds=n_folds, seed=seed, instance_graph=item_graph)
             rows = [matrix.model_index[m] for m in eligible]
             intervals.fit(np.asarray(held_out, dtype=np.float64), scores[rows])
         else:
@@ -139,6 +155,10 @@ class Predictor:
             "n_calibration": len(eligible) if calibrate else 0,
             "intervals": intervals.to_dict(),
         }
+        if mixed:
+            from hub_lineage.predict.instance import score_mask
+
+            meta["score_mask"] = score_mask(matrix).tolist()
         return cls(lrmf, compact, observed, meta)
 
     # -- persistence ------------------------------------------------------------------------
@@ -262,7 +282,7 @@ class Predictor:
         out = np.empty(len(self.benchmarks))
         for k, b in enumerate(self.benchmarks):
             cols = bench == b
-            out[k] = float(np.average(proba[cols], weights=self._item_counts[cols]))
+            out[k] = float(np.average(proba[cols], weights=self._score_weights[cols]))
         return out
 
 
@@ -286,7 +306,8 @@ def _resolve_from_cache(repo_id: str) -> LineageGraph | None:
         return None
 
 
-def _training_data(store_or_matrix: Any, graph: LineageGraph | None) -> tuple[ObservationMatrix, LineageGraph]:
+def _training_data(store_or_matrix: Any, graph: LineageGraph | None,
+                   level: str = "benchmark") -> tuple[ObservationMatrix, LineageGraph]:
     if isinstance(store_or_matrix, ObservationMatrix):
         return store_or_matrix, graph if graph is not None else LineageGraph()
     store = store_or_matrix
@@ -295,7 +316,15 @@ def _training_data(store_or_matrix: Any, graph: LineageGraph | None) -> tuple[Ob
             "The store is empty: nothing to fit on. Ingest data first, e.g.\n"
             "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
             "../shared/data/hf_lineage_edges_2025-06.csv")
-    matrix = store.to_matrix(level="benchmark")
+    if level not in ("auto", "benchmark", "mixed"):
+        raise InvalidInputError(f"Unknown fit level {level!r}: expected auto, benchmark or mixed.")
+    has_items = store.db.execute("SELECT 1 FROM observations LIMIT 1").fetchone() is not None
+    if level == "mixed" or (level == "auto" and has_items):
+        from hub_lineage.predict.instance import mixed_matrix
+
+        matrix = mixed_matrix(store)
+    else:
+        matrix = store.to_matrix(level="benchmark")
     stored_graph = store.lineage_graph()
     if graph is not None:
         stored_graph.update(graph)
@@ -314,6 +343,13 @@ def default_params(seed: int = 0) -> dict[str, Any]:
 
     base = dict(SETTING_PARAMS.get("heterogeneous", {}).get("lrmf", {}))
     return {"lambda_lineage": 1.0, **base, "tol": 1e-4, "max_iter": 40, "random_state": seed}
+
+
+def instance_params(seed: int = 0) -> dict[str, Any]:
+    """LRMF hyper-parameters of an instance-level (mixed) predictor: :func:`default_params` without
+    chance floors (item cells are 0/1; the fast solver needs the plain logistic link there) and a
+    weak co-response item graph, as the instance setting's fixed choices."""
+    return {**{k: v for k, v in default_params(seed).items() if k != "chance"}, "lambda_instance": 1e-3}
 
 
 def _version(matrix: ObservationMatrix, graph: LineageGraph, params: Mapping[str, Any]) -> str:

@@ -1,0 +1,157 @@
+"""The instance-level predictor: item answers and benchmark aggregates in one LRMF likelihood.
+
+:func:`mixed_matrix` reads the store into one :class:`ObservationMatrix` whose columns are every
+stored instance (0/1 cells, count 1) followed by one aggregate column per benchmark (the contents
+table's accuracies, binomial with the benchmark's instance count). A model's aggregate cell is
+left out where the model answered at least half of the benchmark's stored items, so the same
+evaluation is not counted twice. A benchmark with an item set is scored as the mean of its items'
+probabilities (``score_mask`` in the predictor's meta); the aggregate column stays the score of a
+benchmark without items.
+
+:func:`co_response_graph` is the item graph when no prompt text is known: cosine kNN over the
+items' centred answer vectors across training models (how models answered, not what was asked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hub_lineage.benchmarks import BENCHMARK_KEYS, BY_KEY
+from hub_lineage.data.matrix import ObservationMatrix
+from hub_lineage.errors import NoLineageError
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+    from hub_lineage.data.store.database import Store
+    from hub_lineage.predict.predictor import Predictor
+
+#: A model answering at least this share of a benchmark's stored items has its aggregate cell dropped.
+COVERED = 0.5
+
+
+def aggregate_cells(store: Store) -> dict[tuple[str, str], float]:
+    """``(model, benchmark) -> accuracy`` from the scores table alone (the newest run wins)."""
+    names = dict(store.db.execute("SELECT id, name FROM models"))
+    cells: dict[tuple[str, str], float] = {}
+    for model_id, bench, value in store.db.execute(
+            "SELECT s.model_id, s.benchmark, s.value FROM scores s JOIN runs r ON r.id = s.run_id "
+            "ORDER BY r.run_time, r.id"):
+        cells[(names[model_id], bench)] = float(value)
+    return cells
+
+
+def mixed_matrix(store: Store, models: Sequence[str] | None = None) -> ObservationMatrix:
+    """Instance columns, then aggregate columns; shape (n_models, n_instances + n_benchmarks)."""
+    inst = store.to_matrix("instance", models=models)
+    cells = aggregate_cells(store)
+    if models is not None:
+        wanted = set(models)
+        cells = {k: v for k, v in cells.items() if k[0] in wanted}
+    present = {b for _, b in cells}
+    benches = [b for b in BENCHMARK_KEYS if b in present] + sorted(present - set(BENCHMARK_KEYS))
+    all_models = list(inst.models) + sorted({m for m, _ in cells} - set(inst.models))
+    row = {m: r for r, m in enumerate(all_models)}
+    n_inst = len(inst.items)
+    values = np.full((len(all_models), n_inst + len(benches)), np.nan, dtype=np.float32)
+    values[:len(inst.models), :n_inst] = inst.values
+    inst_bench = np.asarray(inst.item_benchmarks)
+    covered: dict[str, np.ndarray] = {}
+    for b in set(inst.item_benchmarks):
+        cols = inst_bench == b
+        covered[b] = np.zeros(len(all_models), dtype=bool)
+        covered[b][:len(inst.models)] = (~np.isnan(inst.values[:, cols])).sum(axis=1) >= COVERED * cols.sum()
+    col = {b: n_inst + j for j, b in enumerate(benches)}
+    for (m, b), v in cells.items():
+        r = row[m]
+        if b in covered and covered[b][r]:
+            continue  # its items carry this evaluation
+        values[r, col[b]] = v
+    counts = np.concatenate([np.ones(n_inst, dtype=np.float32),
+                             np.array([BY_KEY[b].n_instances if b in BY_KEY else max(1, int((inst_bench == b).sum()))
+                                       for b in benches], dtype=np.float32)])
+    texts = list(inst.item_texts or [""] * n_inst) + [""] * len(benches)
+    keep = ~np.isnan(values).all(axis=1)
+    all_models = [m for m, k in zip(all_models, keep) if k]
+    meta = store.to_matrix("benchmark", models=all_models).model_meta if models is None else inst.model_meta
+    return ObservationMatrix(all_models, list(inst.items) + benches, values[keep],
+                             list(inst.item_benchmarks) + benches, counts, texts, meta)
+
+
+def score_mask(matrix: ObservationMatrix) -> np.ndarray:
+    """(n_items,) 1 for the columns a benchmark's score averages: its instances where it has any,
+    else its aggregate column."""
+    counts = np.asarray(matrix.item_counts)
+    bench = np.asarray(matrix.item_benchmarks)
+    with_items = set(bench[counts == 1].tolist())
+    return np.array([1.0 if c == 1 or b not in with_items else 0.0 for b, c in zip(bench, counts)])
+
+
+def complete_scores(matrix: ObservationMatrix) -> np.ndarray:
+    """Actual scores (n_models, n_benchmarks), NaN where unknown: a benchmark's item mean only where
+    the model answered every item of it (a partial run is no actual score), else its aggregate."""
+    counts = np.asarray(matrix.item_counts)
+    bench = np.asarray(matrix.item_benchmarks)
+    out = np.full((len(matrix.models), len(matrix.benchmarks)), np.nan)
+    for k, b in enumerate(matrix.benchmarks):
+        agg = np.flatnonzero((bench == b) & (counts > 1))
+        if agg.size:
+            out[:, k] = matrix.values[:, agg[0]]
+        items = np.flatnonzero((bench == b) & (counts == 1))
+        if items.size:
+            n_total = max(items.size, BY_KEY[b].n_instances if b in BY_KEY else 0)
+            answered = (~np.isnan(matrix.values[:, items])).sum(axis=1)
+            full = answered >= n_total
+            out[full, k] = np.nanmean(matrix.values[np.ix_(full, items)], axis=1)
+    return out
+
+
+def co_response_graph(matrix: ObservationMatrix, k: int = 20) -> sp.csr_matrix | None:
+    """Item kNN graph (n_items, n_items) from training models' answers; aggregates stay unlinked."""
+    import scipy.sparse as sp
+
+    from hub_lineage.model.embeddings import knn_graph
+
+    cols = np.flatnonzero(np.asarray(matrix.item_counts) == 1)
+    if cols.size <= k:
+        return None
+    x = matrix.values[:, cols].astype(np.float32)
+    answered = ~np.isnan(x).all(axis=1)
+    x = x[answered]
+    mean = np.nanmean(x, axis=0)
+    x = np.where(np.isnan(x), mean[None, :], x) - mean[None, :]
+    vectors = x.T + 1e-6  # one row per item; a constant item must not be a zero vector
+    sub = knn_graph(vectors, k=k).tocoo()
+    n = len(matrix.items)
+    return sp.csr_matrix((sub.data, (cols[sub.row], cols[sub.col])), shape=(n, n))
+
+
+def lineage_item_proba(predictor: Predictor, model: str, item_set: str, benchmark: str
+                       ) -> tuple[list[str], np.ndarray] | None:
+    """The lineage prediction's probabilities on every item of ``item_set`` for ``model`` (its own
+    answers left out, as :meth:`Predictor.predict`), or None when the predictor does not know the
+    item set or the model has no scored relative."""
+    from hub_lineage.model.foldin import fold_in
+    from hub_lineage.predict.neighbourhood import Lineage, local_system
+    from hub_lineage.predict.partial import item_set_of
+
+    items = predictor.meta.get("items", [])
+    counts = predictor.meta.get("item_counts", [])
+    cols = [j for j, (key, c) in enumerate(zip(items, counts))
+            if c == 1 and "/" in key and item_set_of(key.split("/", 1)[0]) == item_set]
+    if not cols:
+        return None
+    factors = predictor.lrmf.factors_
+    try:
+        local = local_system(model, Lineage(predictor.graph, None), predictor._observed, factors.node_index)
+    except NoLineageError:
+        return None
+    folded = fold_in(factors, local.graph, [local.target], component=local.component)
+    proba = np.asarray(factors.proba(folded.rows), dtype=np.float64).reshape(-1)
+    return [items[j] for j in cols], proba[cols]
+
+
+__all__ = ["aggregate_cells", "co_response_graph", "complete_scores", "lineage_item_proba", "mixed_matrix", "score_mask"]

@@ -1,0 +1,243 @@
+"""Full-benchmark estimates from a model's own partial evaluation (a few stored item answers).
+
+With ``n`` of a benchmark's ``N`` items evaluated (drawn at random, without replacement):
+
+- when the predictor knows the benchmark's item set, the lineage prediction's item probabilities
+  ``p_i`` are a control variate (prediction-powered / AIPW):
+  ``estimate = mean_N(p) + mean_n(y - p)``; unbiased under the random draw whatever ``p`` is, and
+  tighter the better ``p`` predicts ``y``. Interval: Student t on the residuals ``y - p`` with the
+  finite-population correction ``1 - n/N``;
+- otherwise the sample mean, with an exact (Clopper-Pearson) binomial interval;
+- a complete benchmark (``n == N``) is its own mean, a zero-width interval.
+
+The store's task names index item-level samples: ``benchmark`` is an lm-eval task name
+(``leaderboard_musr_team_allocation``, ``arc_easy``) or a benchmark key (``musr``: every task of
+the benchmark). A model's answers must come from one item set per benchmark: the leaderboard's
+task family (``leaderboard_musr_*``) and a long CSV's ``musr`` are two different ones.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hub_lineage.benchmarks import BY_KEY, LEADERBOARD
+from hub_lineage.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from hub_lineage.data.store.database import Store
+    from hub_lineage.predict.predictor import Predictor
+
+METHOD_COMPLETE = "complete (all items evaluated)"
+METHOD_SAMPLE = "sample mean, exact binomial (Clopper-Pearson) interval"
+METHOD_LINEAGE = "lineage prediction only (no item evaluated)"
+METHOD_AIPW = "aipw (lineage item probabilities + per-model offset as control variate), t interval with finite-population correction"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A full-benchmark accuracy estimate from ``evaluated`` of ``items`` items, with its interval."""
+
+    estimate: float
+    low: float
+    high: float
+    evaluated: int
+    items: int
+    method: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"estimate": round(self.estimate, 4), "low": round(self.low, 4), "high": round(self.high, 4),
+                "evaluated": int(self.evaluated), "items": int(self.items), "method": self.method}
+
+
+def exact_binomial_interval(successes: int, n: int, level: float = 0.9) -> tuple[float, float]:
+    """Clopper-Pearson interval for a binomial proportion (``successes`` of ``n``) at ``level``."""
+    from scipy.special import betaincinv
+
+    if not 0 < level < 1:
+        raise InvalidInputError(f"level={level!r}: an interval's level must lie in (0, 1).")
+    if n < 1 or not 0 <= successes <= n:
+        raise InvalidInputError(f"{successes} successes of {n} trials: need n >= 1 and 0 <= successes <= n.")
+    alpha = 1.0 - level
+    low = 0.0 if successes == 0 else float(betaincinv(successes, n - successes + 1, alpha / 2))
+    high = 1.0 if successes == n else float(betaincinv(successes + 1, n - successes, 1 - alpha / 2))
+    return low, high
+
+
+def item_set_of(task: str) -> str:
+    """The item set a task's docs belong to: its leaderboard task family, else the task itself."""
+    for bench in LEADERBOARD:
+        if task == bench.task_prefix or task.startswith(bench.task_prefix + "_"):
+            return bench.task_prefix
+    return task
+
+
+@dataclass(frozen=True)
+class ItemAnswers:
+    """One model's answers on one benchmark: item keys (``task/doc_hash``) and 0/1 values."""
+
+    keys: list[str]
+    values: np.ndarray
+    item_set: str
+    stored_items: int  # instances of that item set the store knows (any model)
+
+
+def stored_answers(store: Store, model_id: str, benchmark: str) -> ItemAnswers | None:
+    """The model's newest answer per item of ``benchmark`` (a task name or benchmark key).
+
+    Warns (one line) when an item was answered more than once, saying the newest was kept; raises
+    :class:`InvalidInputError` when the answers span two item sets of one benchmark.
+    """
+    db = store.db
+    row = db.execute("SELECT id FROM models WHERE name = ?", (model_id,)).fetchone()
+    if row is None:
+        return None
+    instances = {i: (t, h) for i, t, h in db.execute(
+        "SELECT id, task, doc_hash FROM instances WHERE task = ? OR benchmark = ?", (benchmark, benchmark))}
+    if not instances:
+        return None
+    cells: dict[int, float] = {}
+    repeats = 0
+    for blob, vals in db.execute(
+            'SELECT s.ids, o."values" FROM observations o JOIN runs r ON r.id = o.run_id '
+            "JOIN instance_sets s ON s.id = o.instance_set WHERE o.model_id = ? ORDER BY r.run_time, r.id",
+            (row[0],)):
+        ids = np.frombuffer(blob, dtype=np.int32)
+        values = np.frombuffer(vals, dtype=np.float32)
+        for i, v in zip(ids.tolist(), values.tolist()):
+            if i in instances and not math.isnan(v):
+                repeats += i in cells
+                cells[i] = v  # oldest first: the newest run's answer wins
+    if not cells:
+        return None
+    sets = sorted({item_set_of(instances[i][0]) for i in cells})
+    if len(sets) > 1:
+        raise InvalidInputError(
+            f"{model_id!r} has answers on {benchmark!r} from {len(sets)} different item sets ({', '.join(sets)}): "
+            f"one estimate needs one item set; pass one task name instead of {benchmark!r}.")
+    if repeats:
+        warnings.warn(f"{repeats} item(s) of {model_id!r} on {benchmark!r} were answered more than once; "
+                      "kept the newest run's answer of each.", UserWarning, stacklevel=2)
+    ids = sorted(cells)
+    stored = sum(1 for t, _ in instances.values() if item_set_of(t) == sets[0])
+    return ItemAnswers([f"{instances[i][0]}/{instances[i][1]}" for i in ids],
+                       np.array([cells[i] for i in ids], dtype=np.float64), sets[0], stored)
+
+
+def total_items(benchmark: str, answers: ItemAnswers, items: int | None) -> int:
+    """N: the caller's count, else the leaderboard's size for a whole leaderboard benchmark, else
+    what the store knows of the item set."""
+    if items is not None:
+        if items < len(answers.keys):
+            raise InvalidInputError(f"items={items} but {len(answers.keys)} items of {benchmark!r} are stored: "
+                                    "the task cannot have fewer items than were evaluated.")
+        return int(items)
+    if benchmark in BY_KEY and answers.item_set == BY_KEY[benchmark].task_prefix:
+        return BY_KEY[benchmark].n_instances
+    return max(answers.stored_items, len(answers.keys))
+
+
+def sample_estimate(values: np.ndarray, n_items: int, level: float = 0.9) -> Estimate:
+    """Sample mean with a Clopper-Pearson interval (fractional answers are rounded into counts)."""
+    n = len(values)
+    mean = float(values.mean())
+    if n >= n_items:
+        return Estimate(mean, mean, mean, n, n_items, METHOD_COMPLETE)
+    low, high = exact_binomial_interval(int(round(values.sum())), n, level)
+    return Estimate(mean, min(low, mean), max(high, mean), n, n_items, METHOD_SAMPLE)
+
+
+def aipw_estimate(values: np.ndarray, proba_seen: np.ndarray, proba_all: np.ndarray, level: float = 0.9,
+                  n_items: int | None = None) -> Estimate:
+    """Prediction-powered estimate: ``mean(proba_all) + mean(values - proba_seen)``.
+
+    ``values``/``proba_seen``: shape (n,), the evaluated items; ``proba_all``: shape (N,), every
+    item of the benchmark (the evaluated ones included). Interval: t on the residuals, finite-
+    population corrected; with fewer than two evaluated items, the exact binomial interval.
+    """
+    from scipy.special import stdtrit
+
+    n, big_n = len(values), int(n_items if n_items is not None else len(proba_all))
+    if n >= big_n:
+        mean = float(values.mean())
+        return Estimate(mean, mean, mean, n, big_n, METHOD_COMPLETE)
+    resid = values - proba_seen
+    est = float(np.clip(proba_all.mean() + resid.mean(), 0.0, 1.0))
+    if n < 2:
+        low, high = exact_binomial_interval(int(round(values.sum())), max(n, 1), level) if n else (0.0, 1.0)
+        return Estimate(est, min(low, est), max(high, est), n, big_n, METHOD_AIPW)
+    # a residual sd of 0 on a handful of items says little: floor it at one item's worth of spread
+    sd = max(float(resid.std(ddof=1)), 0.5 / math.sqrt(n))
+    half = float(stdtrit(n - 1, 0.5 + level / 2)) * sd / math.sqrt(n) * math.sqrt(max(0.0, 1 - n / big_n))
+    return Estimate(est, max(0.0, est - half), min(1.0, est + half), n, big_n, METHOD_AIPW)
+
+
+def lineage_estimate(values: np.ndarray, seen: np.ndarray, proba: np.ndarray, *, level: float = 0.9,
+                     prior_sd: float = 1.0) -> Estimate:
+    """AIPW with the lineage item probabilities ``proba`` (shape (N,)) as control variate, after a
+    per-model logit offset fitted (MAP, prior sd ``prior_sd``) on the evaluated items ``seen``.
+
+    The offset is the k-shot update: more revealed items move the control variate towards the
+    model, and the AIPW residual term keeps the estimate anchored on the model's own answers.
+    """
+    from hub_lineage.model.irt import fit_offset, logit, sigmoid
+
+    base = logit(proba)
+    delta, se = fit_offset(values, base[seen], 0.0, prior_sd)
+    p = sigmoid(base + delta)
+    if len(values) == 0:
+        from scipy.special import ndtri
+
+        est = float(p.mean())
+        half = float(ndtri(0.5 + level / 2)) * float((p * (1 - p)).mean()) * se
+        return Estimate(est, max(0.0, est - half), min(1.0, est + half), 0, len(p), METHOD_LINEAGE)
+    out = aipw_estimate(values, p[seen], p, level)
+    return Estimate(out.estimate, out.low, out.high, out.evaluated, out.items,
+                    out.method if out.method == METHOD_COMPLETE else METHOD_AIPW)
+
+
+def estimate_from_items(store: Store, model_id: str, benchmark: str, *, predictor: Predictor | None = None,
+                        level: float = 0.9, items: int | None = None) -> Estimate:
+    """Estimate ``model_id``'s full-``benchmark`` accuracy from its stored item answers.
+
+    ``predictor``: when it knows the benchmark's item set (an instance-level fit), its lineage
+    item probabilities (the model's own answers left out) are the AIPW control variate. ``items``:
+    the task's total number of docs when the caller knows it and the store may not (a budgeted
+    lm-eval run stores only the drawn docs).
+    """
+    answers = stored_answers(store, model_id, benchmark)
+    if answers is None:
+        raise InvalidInputError(f"The store holds no item answers of {model_id!r} on {benchmark!r}: "
+                                "nothing to estimate from (ingest its lm-eval samples first).")
+    n_items = total_items(benchmark, answers, items)
+    if predictor is not None and len(answers.keys) < n_items:
+        from hub_lineage.predict.instance import lineage_item_proba
+
+        known = lineage_item_proba(predictor, model_id, answers.item_set, benchmark)
+        if known is not None:
+            keys, proba = known
+            pos = {k: j for j, k in enumerate(keys)}
+            seen = [j for j, k in enumerate(answers.keys) if k in pos]
+            if len(seen) == len(answers.keys) and len(keys) >= n_items:
+                seen_pos = np.array([pos[k] for k in answers.keys], dtype=int)
+                return lineage_estimate(answers.values, seen_pos, proba, level=level)
+    return sample_estimate(answers.values, n_items, level)
+
+
+def model_benchmarks(store: Store, model_id: str) -> list[str]:
+    """Benchmarks (keys) on which the store holds item answers of ``model_id``."""
+    tasks = [t for (t,) in store.db.execute(
+        "SELECT DISTINCT r.task FROM runs r JOIN models m ON m.id = r.model_id "
+        "WHERE m.name = ? AND r.task IS NOT NULL", (model_id,))]
+    from hub_lineage.benchmarks import benchmark_of_task
+
+    return list(dict.fromkeys(benchmark_of_task(t) for t in tasks))
+
+
+__all__: Sequence[str] = ["Estimate", "aipw_estimate", "estimate_from_items", "exact_binomial_interval",
+                          "item_set_of", "lineage_estimate", "model_benchmarks", "sample_estimate", "stored_answers"]
