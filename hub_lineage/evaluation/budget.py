@@ -34,6 +34,7 @@ from hub_lineage.evaluation.budget_methods import (
     random_estimate,
 )
 from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.predict.instance import as_mixed, item_columns
 
 BUDGET_METHODS = ("lrmf", "random", "irt", "aipw")
 #: The logit-offset prior of the k-shot update (lrmf) and of a new model's 1PL ability (irt,
@@ -43,36 +44,21 @@ OFFSET_PRIOR_SD = 1.0
 
 @dataclass
 class BudgetTask:
-    matrix: ObservationMatrix  # items + aggregates, covered aggregates dropped
+    matrix: ObservationMatrix  # items + aggregates (weighted as one item answer each)
     graph: LineageGraph
     test: list[str]
     benches: list[str]  # benchmarks with item answers
     frontier: bool = False
 
 
-def drop_covered_aggregates(matrix: ObservationMatrix, covered: float = 0.5) -> ObservationMatrix:
-    """A copy without the aggregate cells of models that answered >= ``covered`` of that benchmark's items."""
-    values = matrix.values.copy()
-    counts = np.asarray(matrix.item_counts)
-    bench = np.asarray(matrix.item_benchmarks)
-    for b in set(bench[counts == 1].tolist()):
-        items = (bench == b) & (counts == 1)
-        full = (~np.isnan(values[:, items])).sum(axis=1) >= covered * items.sum()
-        for j in np.flatnonzero((bench == b) & (counts > 1)):
-            values[full, j] = np.nan
-    return ObservationMatrix(matrix.models, matrix.items, values, matrix.item_benchmarks, matrix.item_counts,
-                             matrix.item_texts, matrix.model_meta)
-
-
 def prepare_budget(matrix: ObservationMatrix | None, graph: LineageGraph, *, frontier: bool = False) -> BudgetTask:
     """Find the item benchmarks and the held-out candidates."""
-    if matrix is None or not (np.asarray(matrix.item_counts) == 1).any():
+    if matrix is None or not item_columns(matrix).any():
         raise InvalidInputError("The budget setting needs instance-level answers (e.g. --data musr_correctness.csv.gz); "
                                 "the data holds only aggregates.")
-    matrix = drop_covered_aggregates(matrix)
-    counts = np.asarray(matrix.item_counts)
-    benches = list(dict.fromkeys(b for b, c in zip(matrix.item_benchmarks, counts) if c == 1))
-    item_cols = counts == 1
+    matrix = as_mixed(matrix)
+    item_cols = item_columns(matrix)
+    benches = list(dict.fromkeys(b for b, c in zip(matrix.item_benchmarks, item_cols) if c))
     with_items = [m for m, row in zip(matrix.models, ~np.isnan(matrix.values[:, item_cols])) if row.any()]
     scored = [m for m, row in zip(matrix.models, matrix.mask) if row.any()]
     graph = splits.relevant_graph(graph, scored)
@@ -124,7 +110,7 @@ def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int) -> tuple[np.ndar
             rows.append(np.asarray(est.predict_proba([model]), dtype=np.float64)[0])
         except NoLineageError:
             rows.append(np.asarray(fallback, dtype=np.float64))
-    items = np.flatnonzero(np.asarray(train.item_counts) == 1)
+    items = np.flatnonzero(item_columns(train))
     block = train.values[:, items]
     answered = ~np.isnan(block).all(axis=1)
     theta, b = fit_1pl(block[answered])
@@ -141,8 +127,8 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
         if m not in BUDGET_METHODS:
             raise InvalidInputError(f"Unknown budget method {m!r}: expected one of {', '.join(BUDGET_METHODS)}.")
     out: dict[int, dict[str, list[dict[str, float]]]] = {k: {m: [] for m in methods} for k in ks}
-    counts = np.asarray(task.matrix.item_counts)
-    bench_cols = {b: np.flatnonzero((np.asarray(task.matrix.item_benchmarks) == b) & (counts == 1))
+    is_item = item_columns(task.matrix)
+    bench_cols = {b: np.flatnonzero((np.asarray(task.matrix.item_benchmarks) == b) & is_item)
                   for b in task.benches}
     for seed in range(seed_start, seed_start + seeds):
         folds = [list(task.test)] if task.frontier else splits.kfold(task.test, n_folds, seed)
@@ -219,5 +205,5 @@ def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     return None
 
 
-__all__ = ["BUDGET_METHODS", "BudgetTask", "drop_covered_aggregates", "lineage_worth", "parse_budget",
+__all__ = ["BUDGET_METHODS", "BudgetTask", "lineage_worth", "parse_budget",
            "prepare_budget", "run_budget"]

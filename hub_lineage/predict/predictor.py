@@ -100,7 +100,7 @@ class Predictor:
 
         say = progress or (lambda msg: None)
         matrix, graph = _training_data(store_or_matrix, graph, level)
-        mixed = bool((matrix.item_counts == 1).any())
+        mixed = any("/" in key for key in matrix.items)  # instance columns (task/doc keys)
         hyper = {**(instance_params(seed) if mixed else default_params(seed)), **params}
         lineage_graph = splits.relevant_graph(graph, matrix.models)
         # the same metadata nodes as the evaluation (hub_lineage.lineage.side_info via "side")
@@ -347,9 +347,11 @@ def default_params(seed: int = 0) -> dict[str, Any]:
 
 def instance_params(seed: int = 0) -> dict[str, Any]:
     """LRMF hyper-parameters of an instance-level (mixed) predictor: :func:`default_params` without
-    chance floors (item cells are 0/1; the fast solver needs the plain logistic link there) and a
-    weak co-response item graph, as the instance setting's fixed choices."""
-    return {**{k: v for k, v in default_params(seed).items() if k != "chance"}, "lambda_instance": 1e-3}
+    chance floors (item cells are 0/1; the fast solver needs the plain logistic link there), a
+    weak co-response item graph, as the instance setting's fixed choices, and a tighter ``tol``
+    (the item factors keep improving after the aggregates have settled)."""
+    return {**{k: v for k, v in default_params(seed).items() if k != "chance"}, "lambda_instance": 1e-3,
+            "tol": 1e-6, "max_iter": 100}
 
 
 def _version(matrix: ObservationMatrix, graph: LineageGraph, params: Mapping[str, Any]) -> str:
