@@ -187,6 +187,26 @@ def _metrics(rows: list[tuple[str, float, float, float, float]], benches: Sequen
     return out
 
 
+def evaluate_budget(matrix: ObservationMatrix | None, graph: LineageGraph, setting: str, *,
+                    methods: Sequence[str] | None = None, seeds: int = 1, frontier: bool = False,
+                    level: float = 0.9, n_folds: int = 5, limit: int | None = None,
+                    progress: Callable[[str], None] | None = None) -> Any:
+    """``--setting budget:K``: an :class:`~hub_lineage.evaluation.protocol.EvaluationResult` whose
+    per-seed metrics are those of K revealed items per benchmark."""
+    from hub_lineage.evaluation.protocol import EvaluationResult
+
+    k = parse_budget(setting)
+    if seeds < 1:
+        raise InvalidInputError(f"seeds={seeds}: run at least one seed.")
+    task = prepare_budget(matrix, graph, frontier=frontier)
+    if limit is not None:
+        task.test = task.test[:limit]
+    per_k = run_budget(task, [k], list(methods or BUDGET_METHODS), seeds, level=level, n_folds=n_folds,
+                       progress=progress)
+    name = f"budget:{k}" + (" frontier" if frontier else "")
+    return EvaluationResult(name, seeds, per_k[k], len(task.test))
+
+
 def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     """The K at which ``random`` matches ``lrmf`` at K=0 (linear between measured Ks; None if never)."""
     target = table.get(0, {}).get("lrmf", {}).get("mae_all")
@@ -205,5 +225,5 @@ def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     return None
 
 
-__all__ = ["BUDGET_METHODS", "BudgetTask", "lineage_worth", "parse_budget",
+__all__ = ["BUDGET_METHODS", "BudgetTask", "evaluate_budget", "lineage_worth", "parse_budget",
            "prepare_budget", "run_budget"]

@@ -40,7 +40,7 @@ def random_estimate(y: np.ndarray, n_items: int, level: float = 0.9) -> Triple:
     denom = 1 + z * z / k
     centre = (mean + z * z / (2 * k)) / denom
     half = z * math.sqrt(mean * (1 - mean) / k + z * z / (4 * k * k)) / denom
-    return mean, max(0.0, centre - half), min(1.0, centre + half)
+    return mean, min(mean, max(0.0, centre - half)), max(mean, min(1.0, centre + half))
 
 
 def irt_estimate(y: np.ndarray, seen: np.ndarray, difficulty: np.ndarray, prior_sd: float,

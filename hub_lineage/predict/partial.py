@@ -252,5 +252,28 @@ def model_benchmarks(store: Store, model_id: str) -> list[str]:
     return list(dict.fromkeys(benchmark_of_task(t) for t in tasks))
 
 
-__all__: Sequence[str] = ["Estimate", "aipw_estimate", "estimate_from_items", "exact_binomial_interval",
+def own_estimates(store_path: str | None, predictor: Predictor | None, model_id: str,
+                  level: float = 0.9) -> dict[str, Estimate]:
+    """``{benchmark: Estimate}`` for every benchmark on which the store holds ``model_id``'s item
+    answers (``{}`` without a store file). A benchmark whose answers cannot be combined (two item
+    sets) is skipped with a one-line warning saying so."""
+    from pathlib import Path
+
+    from hub_lineage import paths
+    from hub_lineage.data.store.database import Store
+
+    path = Path(store_path) if store_path else paths.default_store_path()
+    if not path.is_file():
+        return {}
+    out: dict[str, Estimate] = {}
+    with Store(path) as store:
+        for bench in model_benchmarks(store, model_id):
+            try:
+                out[bench] = estimate_from_items(store, model_id, bench, predictor=predictor, level=level)
+            except InvalidInputError as exc:
+                warnings.warn(f"{bench} skipped: {exc}", UserWarning, stacklevel=2)
+    return out
+
+
+__all__: Sequence[str] = ["own_estimates", "Estimate", "aipw_estimate", "estimate_from_items", "exact_binomial_interval",
                           "item_set_of", "lineage_estimate", "model_benchmarks", "sample_estimate", "stored_answers"]

@@ -49,10 +49,13 @@ def render_table(data: dict) -> str:
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")
+@click.option("--frontier", is_flag=True,
+              help="budget:K only: hold out the strongest fifth of the models with item answers; train on the rest.")
 @json_option()
 @click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
 def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, noise: str | None,
-             folds: int, coverage: float, no_tune: bool, limit: int | None, as_json: bool, quiet: bool) -> None:
+             folds: int, coverage: float, no_tune: bool, limit: int | None, frontier: bool, as_json: bool,
+             quiet: bool) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -67,6 +70,11 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
     from hub_lineage.data.sources.detect import load_dataset
     from hub_lineage.evaluation.splits import parse_noise
 
+    if setting.strip().partition(":")[0] == "budget":  # few revealed items: hub_lineage.evaluation.budget
+        _evaluate_budget(data, setting, seeds, methods, folds, coverage, limit, frontier, as_json, quiet)
+        return
+    if frontier:
+        raise InvalidInputError("--frontier applies to --setting budget:K only.")
     task_setting = evaluation.Setting.parse(setting)
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     if method_list is not None:
@@ -100,3 +108,26 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, methods: str | Non
         for model, vals in models.items():
             click.echo(f"  {model:48s} auc {vals['auc']:.3f}  predicted {vals['predicted']:.3f}  "
                        f"actual {vals['actual']:.3f}")
+
+
+def _evaluate_budget(data: tuple[str, ...], setting: str, seeds: int, methods: str | None, folds: int,
+                     coverage: float, limit: int | None, frontier: bool, as_json: bool, quiet: bool) -> None:
+    from hub_lineage.data.sources.detect import load_dataset
+    from hub_lineage.evaluation.budget import evaluate_budget, parse_budget
+
+    parse_budget(setting)  # a bad budget fails before the data loads
+    if not 0 < coverage < 1:
+        raise InvalidInputError(f"--coverage {coverage}: the budget setting needs a level in (0, 1).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = load_dataset(list(data))
+    method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    result = evaluate_budget(dataset.matrix, dataset.graph, setting, methods=method_list, seeds=seeds,
+                             frontier=frontier, level=coverage, n_folds=folds, limit=limit,
+                             progress=None if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
+    payload = result.to_json()
+    if as_json:
+        click.echo(json.dumps(payload, indent=2, allow_nan=False))
+        return
+    click.echo(f"setting {result.setting}: {result.n_models} test models, {seeds} seed(s)")
+    click.echo(render_table(payload))
