@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from hub_lineage.benchmarks import BENCHMARK_KEYS, BY_KEY
+from hub_lineage.benchmarks import BENCHMARK_KEYS, BY_KEY, LEADERBOARD
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import NoLineageError
 
@@ -135,6 +135,14 @@ def co_response_graph(matrix: ObservationMatrix, k: int = 20) -> sp.csr_matrix |
     return sp.csr_matrix((sub.data, (cols[sub.row], cols[sub.col])), shape=(n, n))
 
 
+def item_set_of(task: str) -> str:
+    """The item set a task's docs belong to: its leaderboard task family, else the task itself."""
+    for bench in LEADERBOARD:
+        if task == bench.task_prefix or task.startswith(bench.task_prefix + "_"):
+            return bench.task_prefix
+    return task
+
+
 def lineage_item_proba(predictor: Predictor, model: str, item_set: str, benchmark: str
                        ) -> tuple[list[str], np.ndarray] | None:
     """The lineage prediction's probabilities on every item of ``item_set`` for ``model`` (its own
@@ -142,7 +150,6 @@ def lineage_item_proba(predictor: Predictor, model: str, item_set: str, benchmar
     item set or the model has no scored relative."""
     from hub_lineage.model.foldin import fold_in
     from hub_lineage.predict.neighbourhood import Lineage, local_system
-    from hub_lineage.predict.partial import item_set_of
 
     items = predictor.meta.get("items", [])
     cols = [j for j, key in enumerate(items) if "/" in key and item_set_of(key.split("/", 1)[0]) == item_set]
@@ -158,4 +165,4 @@ def lineage_item_proba(predictor: Predictor, model: str, item_set: str, benchmar
     return [items[j] for j in cols], proba[cols]
 
 
-__all__ = ["aggregate_cells", "as_mixed", "co_response_graph", "complete_scores", "item_columns", "lineage_item_proba", "mixed_matrix", "score_mask"]
+__all__ = ["aggregate_cells", "as_mixed", "co_response_graph", "complete_scores", "item_columns", "item_set_of", "lineage_item_proba", "mixed_matrix", "score_mask"]

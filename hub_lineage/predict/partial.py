@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from hub_lineage.benchmarks import BY_KEY, LEADERBOARD
+from hub_lineage.benchmarks import BY_KEY
 from hub_lineage.errors import InvalidInputError
+from hub_lineage.predict.instance import item_set_of
 
 if TYPE_CHECKING:
     from hub_lineage.data.store.database import Store
@@ -68,14 +69,6 @@ def exact_binomial_interval(successes: int, n: int, level: float = 0.9) -> tuple
     low = 0.0 if successes == 0 else float(betaincinv(successes, n - successes + 1, alpha / 2))
     high = 1.0 if successes == n else float(betaincinv(successes + 1, n - successes, 1 - alpha / 2))
     return low, high
-
-
-def item_set_of(task: str) -> str:
-    """The item set a task's docs belong to: its leaderboard task family, else the task itself."""
-    for bench in LEADERBOARD:
-        if task == bench.task_prefix or task.startswith(bench.task_prefix + "_"):
-            return bench.task_prefix
-    return task
 
 
 @dataclass(frozen=True)
