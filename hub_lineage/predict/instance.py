@@ -106,11 +106,14 @@ def complete_scores(matrix: ObservationMatrix) -> np.ndarray:
         agg = np.flatnonzero((bench == b) & ~is_item)
         if agg.size:
             out[:, k] = matrix.values[:, agg[0]]
-        items = np.flatnonzero((bench == b) & is_item)
-        if items.size:
-            n_total = max(items.size, BY_KEY[b].n_instances if b in BY_KEY else 0)
-            answered = (~np.isnan(matrix.values[:, items])).sum(axis=1)
-            full = answered >= n_total
+        cols = np.flatnonzero((bench == b) & is_item)
+        sets = np.array([item_set_of(matrix.items[j].split("/", 1)[0]) for j in cols])
+        for item_set in dict.fromkeys(sets.tolist()):
+            items = cols[sets == item_set]
+            # the leaderboard's task family must hold all its instances; another item set, all it has
+            lb = BY_KEY.get(b)
+            n_total = max(items.size, lb.n_instances if lb is not None and item_set == lb.task_prefix else 0)
+            full = (~np.isnan(matrix.values[:, items])).sum(axis=1) >= n_total
             out[full, k] = np.nanmean(matrix.values[np.ix_(full, items)], axis=1)
     return out
 
