@@ -37,8 +37,8 @@ from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.predict.instance import as_mixed, item_columns
 
 BUDGET_METHODS = ("lrmf", "random", "irt", "aipw")
-#: The logit-offset prior of the k-shot update (lrmf) and of a new model's 1PL ability (irt,
-#: aipw: the training abilities' spread is used there). Fixed by design, not tuned.
+#: The logit-offset prior of the k-shot update (lrmf) when too few training models measure it
+#: (:func:`_offset_prior`). Fixed by design, not tuned.
 OFFSET_PRIOR_SD = 1.0
 
 
@@ -88,35 +88,73 @@ def parse_budget(text: str) -> int:
     return value
 
 
-def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Cold-start item probabilities of ``fold`` (n_fold, n_items) from LRMF, and the 1PL fit:
-    item difficulties (n_items,; NaN off the item columns) and the abilities' spread."""
-    from hub_lineage.evaluation.held_out import method_graph, training_matrix
+def _lrmf_proba(task: BudgetTask, train: ObservationMatrix, test: Sequence[str], seed: int) -> np.ndarray:
+    """Cold-start item probabilities (n_test, n_items) of ``test`` from an LRMF fitted on ``train``."""
+    from hub_lineage.evaluation.held_out import method_graph
     from hub_lineage.model.baselines import MeanBaseline
-    from hub_lineage.model.irt import fit_1pl
     from hub_lineage.model.lrmf import LRMF
     from hub_lineage.predict.instance import co_response_graph
     from hub_lineage.predict.predictor import instance_params
 
-    train = training_matrix(task.matrix, fold)
     params, fit_graph = method_graph(instance_params(seed), task.matrix, task.graph)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         est = LRMF(**params).fit(train, fit_graph, co_response_graph(train))
-    fallback = MeanBaseline("item").fit(train).mean_
+    fallback = np.asarray(MeanBaseline("item").fit(train).mean_, dtype=np.float64)
     rows = []
-    for model in fold:
+    for model in test:
         try:
             rows.append(np.asarray(est.predict_proba([model]), dtype=np.float64)[0])
         except NoLineageError:
-            rows.append(np.asarray(fallback, dtype=np.float64))
+            rows.append(fallback)
+    return np.vstack(rows)
+
+
+def _offset_prior(task: BudgetTask, train: ObservationMatrix, seed: int, bench_cols: dict[str, np.ndarray]
+                  ) -> dict[str, float]:
+    """Per benchmark, the spread (sd, logits) of the offset between a cold-start lineage prediction
+    and the truth, measured on an inner split of the training models only (one extra fit): the
+    prior of the k-shot offset, so a few items move a good lineage prediction little."""
+    from hub_lineage.evaluation.held_out import training_matrix
+    from hub_lineage.model.irt import fit_offset, logit
+
+    rng = np.random.default_rng([seed, 7])
+    item_rows = ~np.isnan(train.values[:, item_columns(train)]).all(axis=1)
+    candidates = [m for m, has in zip(train.models, item_rows) if has and m in task.graph]
+    if len(candidates) < 10:
+        return {b: OFFSET_PRIOR_SD for b in task.benches}
+    inner = list(rng.choice(candidates, max(10, len(candidates) // 5), replace=False))
+    proba = _lrmf_proba(task, training_matrix(train, inner), inner, seed)
+    out = {}
+    for b in task.benches:
+        deltas = []
+        for r, model in enumerate(inner):
+            row = train.values[train.model_index[model], bench_cols[b]]
+            seen = ~np.isnan(row)
+            if seen.sum() >= 20:
+                deltas.append(fit_offset(row[seen].astype(np.float64), logit(proba[r, bench_cols[b][seen]]), 0.0, 10.0)[0])
+        out[b] = float(max(np.sqrt(np.mean(np.square(deltas))), 0.05)) if len(deltas) >= 5 else OFFSET_PRIOR_SD
+    return out
+
+
+def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int, bench_cols: dict[str, np.ndarray]
+              ) -> tuple[np.ndarray, np.ndarray, dict[str, float], float]:
+    """Cold-start item probabilities of ``fold`` (n_fold, n_items) from LRMF, the lrmf offset prior
+    per benchmark, and the 1PL fit: item difficulties (n_items,; NaN off the item columns) and the
+    abilities' spread."""
+    from hub_lineage.evaluation.held_out import training_matrix
+    from hub_lineage.model.irt import fit_1pl
+
+    train = training_matrix(task.matrix, fold)
+    proba = _lrmf_proba(task, train, fold, seed)
+    prior = _offset_prior(task, train, seed, bench_cols)
     items = np.flatnonzero(item_columns(train))
     block = train.values[:, items]
     answered = ~np.isnan(block).all(axis=1)
     theta, b = fit_1pl(block[answered])
     difficulty = np.full(len(train.items), np.nan)
     difficulty[items] = b
-    return np.vstack(rows), difficulty, fallback, float(max(theta.std(), 0.3))
+    return proba, difficulty, prior, float(max(theta.std(), 0.3))
 
 
 def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUDGET_METHODS, seeds: int = 1,
@@ -138,7 +176,7 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
         for f, fold in enumerate(folds):
             if progress:
                 progress(f"seed {seed} fold {f + 1}/{len(folds)}: fitting on {len(task.matrix.models) - len(fold)} models")
-            proba, difficulty, _, theta_sd = _fit_fold(task, fold, seed)
+            proba, difficulty, prior, theta_sd = _fit_fold(task, fold, seed, bench_cols)
             for r, model in enumerate(fold):
                 row = task.matrix.values[task.matrix.model_index[model]]
                 for b in task.benches:
@@ -160,7 +198,7 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
                             elif m == "aipw":
                                 e = aipw_offset_estimate(y, seen, difficulty[cols], theta_sd, level)
                             else:
-                                e = lrmf_estimate(y, seen, proba[r, cols], OFFSET_PRIOR_SD, level)
+                                e = lrmf_estimate(y, seen, proba[r, cols], prior[b], level)
                             records[k][m].append((b, *e, actual))
         for k in ks:
             for m in methods:
