@@ -258,6 +258,23 @@ def lineage_estimate(values: np.ndarray, seen: np.ndarray, proba: np.ndarray, *,
     return Estimate(est, min(out.low, est), max(out.high, est), out.evaluated, out.items, METHOD_AIPW)
 
 
+def offset_prior_sd(predictor: Predictor, benchmark: str, proba: np.ndarray) -> float:
+    """The k-shot offset's prior sd (logits) from the predictor's calibrated cold-start interval:
+    its half-width ``q`` at 90% is ~1.645 sd of the benchmark-level error, and a logit offset
+    ``d`` moves the benchmark mean by ~``d * mean(p (1 - p))``."""
+    from hub_lineage.benchmarks import benchmark_of_task
+
+    key = benchmark_of_task(benchmark)
+    if key not in predictor.benchmarks:
+        return 1.0
+    q = float(predictor.intervals.quantiles_[predictor.benchmarks.index(key)])
+    z = normal_quantile(0.5 + float(predictor.intervals.coverage) / 2)
+    slope = float(np.mean(proba * (1 - proba)))
+    if not math.isfinite(q) or slope <= 0:
+        return 1.0
+    return float(min(max(q / z / slope, 0.05), 3.0))
+
+
 def estimate_from_items(store: Store, model_id: str, benchmark: str, *, predictor: Predictor | None = None,
                         level: float = 0.9, items: int | None = None) -> Estimate:
     """Estimate ``model_id``'s full-``benchmark`` accuracy from its stored item answers.
@@ -282,7 +299,8 @@ def estimate_from_items(store: Store, model_id: str, benchmark: str, *, predicto
             seen = [j for j, k in enumerate(answers.keys) if k in pos]
             if len(seen) == len(answers.keys) and len(keys) >= n_items:
                 seen_pos = np.array([pos[k] for k in answers.keys], dtype=int)
-                return lineage_estimate(answers.values, seen_pos, proba, level=level)
+                return lineage_estimate(answers.values, seen_pos, proba, level=level,
+                                        prior_sd=offset_prior_sd(predictor, benchmark, proba))
     return sample_estimate(answers.values, n_items, level)
 
 
@@ -319,5 +337,5 @@ def own_estimates(store_path: str | None, predictor: Predictor | None, model_id:
     return out
 
 
-__all__: Sequence[str] = ["own_estimates", "Estimate", "aipw_estimate", "estimate_from_items", "exact_binomial_interval",
+__all__: Sequence[str] = ["own_estimates", "Estimate", "aipw_estimate", "offset_prior_sd", "estimate_from_items", "exact_binomial_interval",
                           "item_set_of", "lineage_estimate", "model_benchmarks", "sample_estimate", "stored_answers"]
