@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 #: Leaderboard aggregates of BBH, MuSR and IFEval are fractions, not counts, so an aggregate
 #: weighs as one observation. Chosen on that design ground, not by score.
 AGGREGATE_WEIGHT = 1.0
+#: An item set with more items per answering model than this is fitted as aggregates: a handful of
+#: models cannot fit thousands of item factors. Design choice (MuSR/IFEval: ~2 items per model).
+MAX_ITEMS_PER_MODEL = 20
 
 def aggregate_cells(store: Store) -> dict[tuple[str, str], float]:
     """``(model, benchmark) -> accuracy`` from the scores table alone (the newest run wins)."""
@@ -53,6 +56,7 @@ def mixed_matrix(store: Store, models: Sequence[str] | None = None) -> Observati
     if models is not None:
         wanted = set(models)
         cells = {k: v for k, v in cells.items() if k[0] in wanted}
+    inst = _few_model_sets_as_aggregates(inst, cells)
     present = {b for _, b in cells}
     benches = [b for b in BENCHMARK_KEYS if b in present] + sorted(present - set(BENCHMARK_KEYS))
     all_models = list(inst.models) + sorted({m for m, _ in cells} - set(inst.models))
@@ -85,6 +89,35 @@ def as_mixed(matrix: ObservationMatrix) -> ObservationMatrix:
     counts[~item_columns(matrix)] = AGGREGATE_WEIGHT
     return ObservationMatrix(matrix.models, matrix.items, matrix.values, matrix.item_benchmarks, counts,
                              matrix.item_texts, matrix.model_meta)
+
+
+def _few_model_sets_as_aggregates(inst: ObservationMatrix, cells: dict[tuple[str, str], float]
+                                  ) -> ObservationMatrix:
+    """Item sets with more than :data:`MAX_ITEMS_PER_MODEL` items per answering model enter as aggregates.
+
+    A handful of models cannot fit thousands of item factors (MMLU-Pro: 29 models x 12,032 items
+    made the whole fit slower and the other benchmarks' cold-start intervals twice as wide); their
+    complete runs become aggregate cells (where the model has none) and the item columns are dropped.
+    """
+    if not inst.items:
+        return inst
+    sets = np.array([item_set_of(key.split("/", 1)[0]) for key in inst.items])
+    bench = np.asarray(inst.item_benchmarks)
+    drop = np.zeros(len(inst.items), dtype=bool)
+    for item_set in dict.fromkeys(sets.tolist()):
+        cols = sets == item_set
+        answered = ~np.isnan(inst.values[:, cols])
+        if cols.sum() <= MAX_ITEMS_PER_MODEL * answered.any(axis=1).sum():
+            continue
+        drop |= cols
+        b = str(bench[cols][0])
+        lb = BY_KEY.get(b)
+        n_total = max(int(cols.sum()), lb.n_instances if lb is not None and item_set == lb.task_prefix else 0)
+        for r in np.flatnonzero(answered.sum(axis=1) >= n_total):
+            cells.setdefault((inst.models[r], b), float(np.nanmean(inst.values[r, cols])))
+    if not drop.any():
+        return inst
+    return inst.select_items(np.flatnonzero(~drop))
 
 
 def score_mask(matrix: ObservationMatrix) -> np.ndarray:
