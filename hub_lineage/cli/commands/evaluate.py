@@ -38,7 +38,7 @@ def render_table(data: dict) -> str:
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=True),
               help="Data file (leaderboard contents, edge list, long CSV and its question/model files); repeat.")
 @click.option("--setting", default="heterogeneous", show_default=True,
-              help="heterogeneous, homogeneous:ROOT (e.g. homogeneous:Qwen/Qwen2.5-7B) or instance.")
+              help="heterogeneous, homogeneous:ROOT (e.g. homogeneous:Qwen/Qwen2.5-7B), instance, or budget:K (K items revealed per benchmark; see --frontier).")
 @click.option("--seeds", default=5, show_default=True, type=int, help="Number of shuffled repetitions.")
 @click.option("--methods", default=None,
               help="Comma-separated methods (default: lrmf,mla,ncf,mf,mean; instance adds parent,difficulty).")
