@@ -4,7 +4,7 @@
 Usage (from the repository root):
 
     .venv/bin/python scripts/reproduce_results.py [--seeds 5] [--data-dir ../shared/data]
-        [--only heterogeneous,homogeneous,instance,noise] [--cache DIR] [--reuse]
+        [--only heterogeneous,homogeneous,instance,noise,budget] [--cache DIR] [--reuse]
 
 Every table in the output is followed by the exact command that produced it. With ``--cache DIR``
 each command's JSON is written there; ``--reuse`` reads a cached JSON instead of re-running a
@@ -250,7 +250,7 @@ def main() -> None:
     parser.add_argument("--heterogeneous-seeds", type=int, default=None, help="default: --seeds")
     parser.add_argument("--seed-start", type=int, default=100, help="first seed of the cold-start settings")
     parser.add_argument("--data-dir", default="../shared/data")
-    parser.add_argument("--only", default="heterogeneous,homogeneous,family_llama,family_qwen14,instance,noise")
+    parser.add_argument("--only", default="heterogeneous,homogeneous,family_llama,family_qwen14,instance,noise,budget")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
@@ -290,6 +290,11 @@ def main() -> None:
         noise_runs = runs(args.data_dir, args.seeds, args.instance_seeds)
         parts += [f"hub-lineage {shlex.join(argv)}" for g, _, argv in noise_runs if g == "noise"]
         parts += ["```"]
+    if "budget" in groups:  # few-item tables, plot and "lineage is worth N items" (issue 11)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from results_budget import budget_section
+
+        parts += budget_section(args.data_dir, 1, args.cache, args.out.parent / "budget_mae.png")
     parts[head:head] = ["", "## Targets", "", *targets(by_group)]
     parts += NOTES
     args.out.parent.mkdir(parents=True, exist_ok=True)

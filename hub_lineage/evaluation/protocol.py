@@ -54,7 +54,7 @@ class Setting:
         if self.kind not in SETTING_KINDS or (self.kind == "homogeneous") != bool(self.root):
             raise InvalidInputError(
                 f"Unknown setting {str(self)!r}: valid settings are heterogeneous, homogeneous:ROOT "
-                "(e.g. homogeneous:Qwen/Qwen2.5-7B) and instance.")
+                "(e.g. homogeneous:Qwen/Qwen2.5-7B), instance and budget:K (e.g. budget:50).")
 
     @classmethod
     def parse(cls, text: str) -> Setting:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,7 @@ from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.weights import check_weight, normalise_weights
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.foldin import fold_in
+from hub_lineage.predict.fit_params import default_params, fit_version, instance_params, jsonable
 from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
 
@@ -70,6 +71,8 @@ class Predictor:
         self.benchmarks: list[str] = list(meta["benchmarks"])
         self._item_benchmarks = list(meta["item_benchmarks"])
         self._item_counts = np.asarray(meta["item_counts"], dtype=np.float64)
+        # instance-level fits score a benchmark by its items only (hub_lineage.predict.instance)
+        self._score_weights = self._item_counts * np.asarray(meta.get("score_mask", 1.0), dtype=np.float64)
         self.intervals = ConformalIntervals.from_dict(meta["intervals"])
         self.path: Path | None = None
 
@@ -78,16 +81,22 @@ class Predictor:
     @classmethod
     def fit(cls, store_or_matrix: Store | ObservationMatrix, graph: LineageGraph | None = None,
             *, coverage: float = 0.9, calibrate: bool = True, n_folds: int = 5, seed: int = 0, tune: bool = True,
-            progress: Callable[[str], None] | None = None, **params: Any) -> Predictor:
+            progress: Callable[[str], None] | None = None, level: str = "auto", **params: Any) -> Predictor:
         """Choose LRMF's hyper-parameters as ``hub-lineage evaluate`` does, fit it on all observations
-        and lineage (unscored intermediates included), and calibrate split-conformal intervals on the
-        chosen point's held-out (cold-start) validation residuals.
+        and lineage (unscored intermediates included), and calibrate split-conformal intervals on
+        held-out (cold-start) validation residuals.
 
         ``store_or_matrix`` is a :class:`Store` (its benchmark-level matrix and lineage graph) or an
-        :class:`ObservationMatrix` with ``graph``. ``params`` override the LRMF defaults
-        and the search grid (:func:`hub_lineage.evaluation.tuning.select_for_fit`;
-        ``tune=False``: its first point); ``meta["validation"]`` holds the winner's validation metrics. The fit uses the part of the graph that links scored models
-        (:func:`splits.relevant_graph`); the whole graph is kept for predicting new models.
+        :class:`ObservationMatrix` with ``graph``. ``params`` override the LRMF defaults and the
+        search grid (:func:`hub_lineage.evaluation.tuning.select_for_fit`; ``tune=False``: its first
+        point); ``meta["validation"]`` holds the validation metrics. The fit uses the part of the
+        graph that links scored models (:func:`splits.relevant_graph`); the whole graph is kept for
+        predicting new models.
+
+        ``level``: ``benchmark`` (aggregates only), ``mixed`` (item answers and aggregates in one
+        likelihood, with a co-response item graph: :mod:`hub_lineage.predict.instance`; the instance
+        setting's fixed hyper-parameters, validated by k-fold cold start) or ``auto`` (mixed when the
+        store holds item answers).
         """
         from hub_lineage.evaluation import splits
         from hub_lineage.evaluation.held_out import method_graph
@@ -96,24 +105,42 @@ class Predictor:
         from hub_lineage.predict.intervals import ConformalIntervals
 
         say = progress or (lambda msg: None)
-        matrix, graph = _training_data(store_or_matrix, graph)
+        matrix, graph = _training_data(store_or_matrix, graph, level)
+        mixed = any("/" in key for key in matrix.items)  # instance columns (task/doc keys)
         lineage_graph = splits.relevant_graph(graph, matrix.models)
-        # the evaluation's own search and validation (training models only), so the shipped model
-        # is the evaluated one; the winner's validation residuals calibrate the intervals
-        say(f"choosing hyper-parameters on validation splits of {len(matrix.models)} models")
-        selection = select_for_fit(matrix, lineage_graph, seed, params, tune=tune, validate=calibrate,
-                                   n_folds=n_folds)
-        hyper = {**selection.params, "random_state": seed}
+        selection = None
+        if mixed:
+            hyper = {**instance_params(seed), **params}
+        else:
+            # the evaluation's own search and validation (training models only), so the shipped model
+            # is the evaluated one; the winner's validation residuals calibrate the intervals
+            say(f"choosing hyper-parameters on validation splits of {len(matrix.models)} models")
+            selection = select_for_fit(matrix, lineage_graph, seed, params, tune=tune, validate=calibrate,
+                                       n_folds=n_folds)
+            hyper = {**selection.params, "random_state": seed}
         # the same metadata nodes as the evaluation (hub_lineage.lineage.side_info via "side")
         lrmf_params, fit_graph = method_graph(hyper, matrix, lineage_graph)
+        item_graph = None
+        if mixed:
+            from hub_lineage.predict.instance import co_response_graph
+
+            item_graph = co_response_graph(matrix)
         say(f"fitting LRMF on {len(matrix.models)} models, {len(fit_graph)} lineage nodes")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)  # convergence chatter; tol is loose on purpose
-            lrmf = LRMF(**lrmf_params).fit(matrix, fit_graph)
+            lrmf = LRMF(**lrmf_params).fit(matrix, fit_graph, item_graph)
         scores = matrix.benchmark_scores()
+        if mixed:  # a partial run is no actual score (only complete item sets and aggregates are)
+            from hub_lineage.predict.instance import complete_scores, mixed_validation
+
+            scores = complete_scores(matrix)
+            if calibrate:
+                say(f"calibrating intervals: {n_folds}-fold cold-start predictions")
+                selection = mixed_validation(LRMF(**lrmf_params), matrix, fit_graph, lineage_graph, scores,
+                                             item_graph, n_folds=n_folds, seed=seed)
         benchmarks = matrix.benchmarks
         intervals = ConformalIntervals(coverage)
-        if calibrate and selection.pred is not None:
+        if calibrate and selection is not None and selection.pred is not None:
             intervals.fit(selection.pred, selection.actual)
         else:
             # too few held-out residuals for a calibrated interval: say so with infinite width
@@ -124,20 +151,25 @@ class Predictor:
         compact = CompactGraph.from_graph(graph, matrix.models)
         meta = {
             "format": FORMAT,
-            "version": _version(matrix, graph, hyper),
+            "version": fit_version(matrix, graph, hyper),
             "benchmarks": benchmarks,
             "items": matrix.items,
             "item_benchmarks": matrix.item_benchmarks,
             "item_counts": [float(c) for c in matrix.item_counts],
-            "params": _jsonable(hyper),
+            "params": jsonable(hyper),
             "n_models": len(matrix.models),
             "n_nodes": len(compact.nodes),
             "n_edges": int(compact.child.size),
-            "n_calibration": len(selection.models) if calibrate else 0,
-            "validation": {k: (None if not np.isfinite(v) else float(v)) for k, v in selection.scores.items()},
+            "n_calibration": len(selection.models) if calibrate and selection is not None else 0,
+            "validation": {k: (None if not np.isfinite(v) else float(v))
+                           for k, v in (selection.scores if selection is not None else {}).items()},
             "intervals": intervals.to_dict(),
             "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),  # model cards name the predictor's date
         }
+        if mixed:
+            from hub_lineage.predict.instance import score_mask
+
+            meta["score_mask"] = score_mask(matrix).tolist()
         return cls(lrmf, compact, observed, meta)
 
     # -- persistence ------------------------------------------------------------------------
@@ -216,7 +248,7 @@ class Predictor:
                 f"No lineage is known for {repo_id!r} ("
                 + ("no base_model on its card" if extra is not None else "offline, its card was not read")
                 + ", and it is not in the lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
-                f"`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md).")
+                "`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md).")
         return self._predict(repo_id, lineage, unknown=[])
 
     def predict_edges(self, model: str, edges: Sequence[Edge]) -> Prediction:
@@ -263,7 +295,7 @@ class Predictor:
         out = np.empty(len(self.benchmarks))
         for k, b in enumerate(self.benchmarks):
             cols = bench == b
-            out[k] = float(np.average(proba[cols], weights=self._item_counts[cols]))
+            out[k] = float(np.average(proba[cols], weights=self._score_weights[cols]))
         return out
 
 
@@ -287,7 +319,8 @@ def _resolve_from_cache(repo_id: str) -> LineageGraph | None:
         return None
 
 
-def _training_data(store_or_matrix: Any, graph: LineageGraph | None) -> tuple[ObservationMatrix, LineageGraph]:
+def _training_data(store_or_matrix: Any, graph: LineageGraph | None,
+                   level: str = "benchmark") -> tuple[ObservationMatrix, LineageGraph]:
     if isinstance(store_or_matrix, ObservationMatrix):
         return store_or_matrix, graph if graph is not None else LineageGraph()
     store = store_or_matrix
@@ -296,53 +329,19 @@ def _training_data(store_or_matrix: Any, graph: LineageGraph | None) -> tuple[Ob
             "The store is empty: nothing to fit on. Ingest data first, e.g.\n"
             "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
             "../shared/data/hf_lineage_edges_2025-06.csv")
-    matrix = store.to_matrix(level="benchmark")
+    if level not in ("auto", "benchmark", "mixed"):
+        raise InvalidInputError(f"Unknown fit level {level!r}: expected auto, benchmark or mixed.")
+    has_items = store.db.execute("SELECT 1 FROM observations LIMIT 1").fetchone() is not None
+    if level == "mixed" or (level == "auto" and has_items):
+        from hub_lineage.predict.instance import mixed_matrix
+
+        matrix = mixed_matrix(store)
+    else:
+        matrix = store.to_matrix(level="benchmark")
     stored_graph = store.lineage_graph()
     if graph is not None:
         stored_graph.update(graph)
     return matrix, stored_graph
-
-
-def default_params(seed: int = 0) -> dict[str, Any]:
-    """LRMF hyper-parameters of a predictor fitted without search (``tune=False``).
-
-    The evaluation protocol's fixed choices for leaderboard data (chance-level floors, biases,
-    side nodes: ``tuning.SETTING_PARAMS``) with the first point of its heterogeneous grid.
-    """
-    from hub_lineage.evaluation.tuning import SETTING_GRIDS, SETTING_PARAMS
-
-    base = dict(SETTING_PARAMS.get("heterogeneous", {}).get("lrmf", {}))
-    return {**base, **SETTING_GRIDS["heterogeneous"]["lrmf"][0], "random_state": seed}
-
-
-def _version(matrix: ObservationMatrix, graph: LineageGraph, params: Mapping[str, Any]) -> str:
-    """``<package version>+<hash of data and hyper-parameters>``: refitting the same data keeps it."""
-    import hashlib  # here, not at the top: with importlib.metadata ~30 ms that predicting never needs
-    from importlib.metadata import PackageNotFoundError, version as _pkg_version
-
-    digest = hashlib.sha1()
-    digest.update("\n".join(matrix.models).encode())
-    digest.update("\n".join(matrix.items).encode())
-    digest.update(np.nan_to_num(matrix.values, nan=-1.0).tobytes())
-    digest.update(str(len(graph.edges)).encode())
-    digest.update(json.dumps(_jsonable(params), sort_keys=True).encode())
-    try:
-        pkg = _pkg_version("hub-lineage")
-    except PackageNotFoundError:
-        pkg = "0"
-    return f"{pkg}+{digest.hexdigest()[:8]}"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    return str(value)
 
 
 def parse_parent(spec: str, child: str) -> Edge:

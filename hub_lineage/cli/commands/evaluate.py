@@ -46,7 +46,7 @@ def _require_torch_for(methods: list[str]) -> None:
 @click.option("--data", "data", multiple=True, required=True, type=click.Path(dir_okay=True),
               help="Data file (leaderboard contents, edge list, long CSV and its question/model files); repeat.")
 @click.option("--setting", default="heterogeneous", show_default=True,
-              help="heterogeneous, homogeneous:ROOT (e.g. homogeneous:Qwen/Qwen2.5-7B) or instance.")
+              help="heterogeneous, homogeneous:ROOT (e.g. homogeneous:Qwen/Qwen2.5-7B), instance, or budget:K (K items revealed per benchmark; see --frontier).")
 @click.option("--seeds", default=5, show_default=True, type=int, help="Number of shuffled repetitions.")
 @click.option("--seed-start", "seed_start", default=0, show_default=True, type=int,
               help="First seed (seeds run are S, S+1, ...): report on seeds nothing was tuned on.")
@@ -73,6 +73,8 @@ def _require_torch_for(methods: list[str]) -> None:
               help="Run independent fits in N local worker processes (same numbers as 1).")
 @click.option("--scheduler", default=None, envvar="DASK_SCHEDULER_ADDRESS",
               help="Run the fits on a Dask cluster at tcp://HOST:PORT (default: $DASK_SCHEDULER_ADDRESS).")
+@click.option("--frontier", is_flag=True,
+              help="budget:K only: hold out the strongest fifth of the models with item answers; train on the rest.")
 @json_option()
 @click.option("--quiet", is_flag=True, help="No progress bar on stderr (it shows only on a terminal anyway).")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
@@ -81,7 +83,7 @@ def _require_torch_for(methods: list[str]) -> None:
 def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, methods: str | None,
              noise: str | None, folds: int | None, test_fraction: float | None, coverage: float,
              interval_kind: str, no_correction: bool, no_tune: bool, limit: int | None, jobs: int,
-             scheduler: str | None, as_json: bool, quiet: bool, plot_path: str | None) -> None:
+             scheduler: str | None, frontier: bool, as_json: bool, quiet: bool, plot_path: str | None) -> None:
     """Score predictors by cold-start cross-validation over models with known lineage.
 
     Each eligible model (one with a scored lineage relative) is predicted once per seed by a fit
@@ -96,6 +98,14 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, m
     from hub_lineage.data.sources.detect import load_dataset
     from hub_lineage.evaluation.splits import check_split, parse_noise
 
+    if seeds < 1 or seed_start < 0:
+        raise InvalidInputError(f"--seeds {seeds} --seed-start {seed_start}: run at least one seed, from a seed >= 0.")
+    if setting.strip().partition(":")[0] == "budget":  # few revealed items: hub_lineage.evaluation.budget
+        _evaluate_budget(data, setting, seeds, seed_start, methods, folds or 5, coverage, limit, frontier,
+                         as_json, quiet)
+        return
+    if frontier:
+        raise InvalidInputError("--frontier applies to --setting budget:K only.")
     task_setting = evaluation.Setting.parse(setting)
     method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     if method_list is not None:
@@ -107,8 +117,6 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, m
         raise InvalidInputError(f"--coverage {coverage}: give a level in (0, 1), or 0 for no intervals.")
     if folds is not None and test_fraction is not None:
         raise InvalidInputError(f"--folds {folds} and --test-fraction {test_fraction:g}: give one of them.")
-    if seeds < 1 or seed_start < 0:
-        raise InvalidInputError(f"--seeds {seeds} --seed-start {seed_start}: run at least one seed, from a seed >= 0.")
     if test_fraction is not None:
         check_split(10, 2, test_fraction)  # the fraction's own rule, before any data is read
     from hub_lineage.cli.progress import StepBar
@@ -169,3 +177,27 @@ def evaluate(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, m
         for model, vals in models.items():
             click.echo(f"  {model:48s} auc {vals['auc']:.3f}  predicted {vals['predicted']:.3f}  "
                        f"actual {vals['actual']:.3f}")
+
+
+def _evaluate_budget(data: tuple[str, ...], setting: str, seeds: int, seed_start: int, methods: str | None,
+                     folds: int, coverage: float, limit: int | None, frontier: bool, as_json: bool,
+                     quiet: bool) -> None:
+    from hub_lineage.data.sources.detect import load_dataset
+    from hub_lineage.evaluation.budget import evaluate_budget, parse_budget
+
+    parse_budget(setting)  # a bad budget fails before the data loads
+    if not 0 < coverage < 1:
+        raise InvalidInputError(f"--coverage {coverage}: the budget setting needs a level in (0, 1).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        dataset = load_dataset(list(data))
+    method_list = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    result = evaluate_budget(dataset.matrix, dataset.graph, setting, methods=method_list, seeds=seeds,
+                             frontier=frontier, level=coverage, n_folds=folds, seed_start=seed_start, limit=limit,
+                             progress=None if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
+    payload = result.to_json()
+    if as_json:
+        click.echo(json.dumps(payload, indent=2, allow_nan=False))
+        return
+    click.echo(f"setting {result.setting}: {result.n_models} test models, {seeds} seed(s)")
+    click.echo(render_table(payload))

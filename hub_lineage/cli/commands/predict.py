@@ -61,8 +61,11 @@ def hypothetical_name(name: str | None, fallback: str) -> str:
 @offline_option("Do not contact the Hub: the predictor's lineage graph and the Hub cache only (also HF_HUB_OFFLINE=1).")
 @predictor_option()
 @store_option("Store to fit from on first run")
+@click.option("--lineage-only", is_flag=True,
+              help="Leave the model's own stored item answers out (the prediction from lineage alone).")
 def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents: tuple[str, ...],
-            as_json: bool, offline: bool, predictor_dir: str | None, store_path: str | None) -> None:
+            as_json: bool, offline: bool, predictor_dir: str | None, store_path: str | None,
+            lineage_only: bool = False) -> None:
     """Predict a model's benchmark scores from its lineage, with intervals and the relatives behind them.
 
     REPO_ID is a model on the Hub; its own scores are never used for the prediction (they are
@@ -85,10 +88,22 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
         raise InvalidInputError("Name a model: REPO_ID, or --card README.md, --recipe merge.yml or --parent ID.")
     predictor = load_predictor(predictor_dir, store_path, offline)
     prediction = predict_any(predictor, repo_id, card=card, recipe=recipe, parents=parents, offline=offline)
+    estimates = {}
+    if repo_id and not sources and not lineage_only:  # the model's own partial evaluation (issue 11)
+        from hub_lineage.predict.partial import own_estimates
+
+        estimates = own_estimates(store_path, predictor, repo_id, prediction.coverage)
     if as_json:
-        echo_json({**prediction.to_json(), "predictor_version": predictor.version}, indent=2)
+        payload = {**prediction.to_json(), "predictor_version": predictor.version}
+        if estimates:
+            payload["estimates"] = {b: e.as_json() for b, e in estimates.items()}
+        echo_json(payload, indent=2)
     else:
         click.echo(render(prediction, predictor.version))
+        if estimates:
+            click.echo("\nFrom its own evaluated items (with the lineage prediction):")
+            for b, e in estimates.items():
+                click.echo(f"  {b:<10} {e.estimate:.3f}   {e.low:.3f}-{e.high:.3f}   {e.evaluated}/{e.items} items  ({e.method})")
 
 
 def predict_any(predictor: Predictor, repo_id: str | None, *, card: Path | None = None, recipe: Path | None = None,

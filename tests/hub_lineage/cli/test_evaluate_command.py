@@ -139,3 +139,33 @@ def test_ncf_without_torch_is_one_line_naming_the_extra(capsys, data_args, monke
                         "--seeds", "1", "--methods", "mla,ncf", "--limit", "10", "--quiet")
     assert code == 2 and "pip install 'hub-lineage[ncf]'" in err and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_budget_setting_bad_input_is_one_line(capsys, tmp_path) -> None:
+    """Issue 11: budget:K refuses a negative or non-numeric K, and --frontier outside it."""
+    data = tmp_path / "musr_correctness.csv"
+    data.write_text("model,instance,correct\na/b,0,1\n")
+    for setting, needle in (("budget:-5", "budget must be >= 0"), ("budget:ten", "whole number")):
+        code, out, err = _run(capsys, "evaluate", "--data", str(data), "--setting", setting)
+        assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    code, _, err = _run(capsys, "evaluate", "--data", str(data), "--setting", "heterogeneous", "--frontier")
+    assert code == 2 and "--frontier applies to --setting budget:K only" in err
+
+
+def test_budget_setting_on_long_csv_answers(capsys, tmp_path) -> None:
+    """A small real run through the CLI: JSON results per method with the issue's metric names."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    models = [f"org/m{i}" for i in range(15)]
+    rows = "".join(f"{m},{i},{int(rng.random() < 0.3 + 0.03 * k)}\n" for k, m in enumerate(models) for i in range(60))
+    (tmp_path / "musr_correctness.csv").write_text("model,instance,correct\n" + rows)
+    (tmp_path / "edges.csv").write_text("source,target,edge\n" + "".join(
+        f"{a},{b},finetuned\n" for a, b in zip(models, models[1:])))
+    code, out, err = _run(capsys, "evaluate", "--data", str(tmp_path / "musr_correctness.csv"), "--data",
+                          str(tmp_path / "edges.csv"), "--setting", "budget:10", "--seeds", "1", "--json", "--quiet")
+    assert code == 0, err
+    results = json.loads(out)["results"]
+    assert set(results) == {"lrmf", "random", "irt", "aipw"}
+    for method in results.values():
+        assert {"mae_all", "coverage", "interval_width", "mae_musr"} <= set(method)

@@ -142,3 +142,35 @@ def test_first_run_fits_from_the_store_and_says_so_on_stderr(tmp_path, shared_da
     assert json.loads(out)["model"] == rows[0]["fullname"]
     code, _, err = run_main(args, capsys)  # saved: the second run just loads it
     assert code == 0 and err == ""
+
+
+def test_predict_combines_a_partial_evaluation_with_lineage(tmp_path, capsys):
+    """Issue 11: own items give an estimate with an interval; `actual` only for a complete benchmark."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    models = [f"org/m{i}" for i in range(14)]
+    rows = [(m, i, int(rng.random() < 0.3 + 0.03 * k)) for k, m in enumerate(models) for i in range(40)]
+    rows += [("org/partial", i, int(rng.random() < 0.6)) for i in range(10)]
+    answers = tmp_path / "musr_correctness.csv"
+    answers.write_text("model,instance,correct\n" + "".join(f"{m},{i},{c}\n" for m, i, c in rows), encoding="utf-8")
+    edges = tmp_path / "edges.csv"
+    chain = ["org/m0", *models[1:], "org/partial"]
+    edges.write_text("source,target,edge\n" + "".join(f"{a},{b},finetuned\n" for a, b in zip(chain, chain[1:])))
+    store, pdir = str(tmp_path / "s.sqlite"), str(tmp_path / "pred")
+    assert run_main(["ingest", str(answers), str(edges), "--store", store], capsys)[0] == 0
+    assert run_main(["fit", "--store", store, "--out", pdir], capsys)[0] == 0
+    code, out, err = run_main(["predict", "org/partial", "--store", store, "--predictor", pdir, "--offline", "--json"],
+                              capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    est = data["estimates"]["musr"]
+    assert (est["evaluated"], est["items"]) == (10, 40) and "lineage" in est["method"]
+    assert est["low"] <= est["estimate"] <= est["high"]
+    assert not (data["actual"] or {}).get("musr")  # a 10-of-40 run is no actual score
+    code, out, _ = run_main(["predict", "org/partial", "--store", store, "--predictor", pdir, "--offline", "--json",
+                             "--lineage-only"], capsys)
+    assert code == 0 and "estimates" not in json.loads(out)
+    code, out, _ = run_main(["predict", "org/m5", "--store", store, "--predictor", pdir, "--offline", "--json"], capsys)
+    full = json.loads(out)
+    assert full["estimates"]["musr"]["method"].startswith("complete") and "musr" in full["actual"]
