@@ -26,12 +26,16 @@ def default_params(seed: int = 0) -> dict[str, Any]:
 
 
 def instance_params(seed: int = 0) -> dict[str, Any]:
-    """LRMF hyper-parameters of an instance-level (mixed) predictor: :func:`default_params` without
-    chance floors (item cells are 0/1; the fast solver needs the plain logistic link there), a
-    weak co-response item graph, as the instance setting's fixed choices, and a tighter ``tol``
-    (the item factors keep improving after the aggregates have settled)."""
-    return {**{k: v for k, v in default_params(seed).items() if k != "chance"}, "lambda_instance": 1e-3,
-            "tol": 1e-6, "max_iter": 100}
+    """LRMF hyper-parameters of an instance-level (mixed) predictor: the heterogeneous setting's
+    fixed choices without chance floors (item cells are 0/1; the fast solver needs the plain
+    logistic link there), ``lambda_lineage`` = 1 (no benchmark-level grid applies to item cells), a
+    weak co-response item graph (the instance setting's fixed choice) and a tight ``tol`` (the item
+    factors keep improving after the aggregates have settled)."""
+    from hub_lineage.evaluation.tuning import SETTING_PARAMS
+
+    base = {k: v for k, v in SETTING_PARAMS["heterogeneous"]["lrmf"].items() if k != "chance"}
+    return {"lambda_lineage": 1.0, **base, "lambda_instance": 1e-3, "tol": 1e-6, "max_iter": 100,
+            "random_state": seed}
 
 
 def fit_version(matrix: ObservationMatrix, graph: LineageGraph, params: Mapping[str, Any]) -> str:

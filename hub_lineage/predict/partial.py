@@ -191,14 +191,16 @@ def total_items(benchmark: str, answers: ItemAnswers, items: int | None) -> int:
     return max(answers.stored_items, len(answers.keys))
 
 
-def sample_estimate(values: np.ndarray, n_items: int, level: float = 0.9) -> Estimate:
-    """Sample mean with a Clopper-Pearson interval (fractional answers are rounded into counts)."""
+def sample_estimate(values: np.ndarray, n_items: int, level: float = 0.9, *, why: str | None = None) -> Estimate:
+    """Sample mean with a Clopper-Pearson interval (fractional answers are rounded into counts);
+    ``why`` (no lineage prediction was used) is appended to the method."""
     n = len(values)
     mean = float(values.mean())
     if n >= n_items:
         return Estimate(mean, mean, mean, n, n_items, METHOD_COMPLETE)
     low, high = exact_binomial_interval(int(round(values.sum())), n, level)
-    return Estimate(mean, min(low, mean), max(high, mean), n, n_items, METHOD_SAMPLE)
+    method = f"{METHOD_SAMPLE}: {why}" if why else METHOD_SAMPLE
+    return Estimate(mean, min(low, mean), max(high, mean), n, n_items, method)
 
 
 def aipw_estimate(values: np.ndarray, proba_seen: np.ndarray, proba_all: np.ndarray, level: float = 0.9,
@@ -289,10 +291,12 @@ def estimate_from_items(store: Store, model_id: str, benchmark: str, *, predicto
         raise InvalidInputError(f"The store holds no item answers of {model_id!r} on {benchmark!r}: "
                                 "nothing to estimate from (ingest its lm-eval samples first).")
     n_items = total_items(benchmark, answers, items)
+    why = "no fitted predictor to combine them with (hub-lineage fit)"
     if predictor is not None and len(answers.keys) < n_items:
         from hub_lineage.predict.instance import lineage_item_proba
 
         known = lineage_item_proba(predictor, model_id, answers.item_set, benchmark)
+        why = "the predictor knows no other model's answers to this task"
         if known is not None:
             keys, proba = known
             pos = {k: j for j, k in enumerate(keys)}
@@ -301,7 +305,8 @@ def estimate_from_items(store: Store, model_id: str, benchmark: str, *, predicto
                 seen_pos = np.array([pos[k] for k in answers.keys], dtype=int)
                 return lineage_estimate(answers.values, seen_pos, proba, level=level,
                                         prior_sd=offset_prior_sd(predictor, benchmark, proba))
-    return sample_estimate(answers.values, n_items, level)
+            why = "the predictor was fitted without some of the evaluated items"
+    return sample_estimate(answers.values, n_items, level, why=why)
 
 
 def model_benchmarks(store: Store, model_id: str) -> list[str]:

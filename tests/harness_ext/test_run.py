@@ -72,7 +72,7 @@ def test_budget_prints_the_contract(budget_run: dict[str, Any]) -> None:
     assert 0 <= entry["low"] <= entry["estimate"] <= entry["high"] <= 1 and entry["low"] < entry["high"]
     values = [float(s["acc"]) for s in lm_eval_samples(budget_run["out"])]
     assert entry["estimate"] == pytest.approx(sum(values) / 10)
-    assert entry["method"].startswith("sample-mean (exact binomial): the store knows no other model")
+    assert entry["method"].startswith("sample mean, exact binomial (Clopper-Pearson) interval: ")  # no predictor here
 
 
 def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, list[str]]:

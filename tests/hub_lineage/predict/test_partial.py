@@ -56,7 +56,7 @@ def test_complete_and_partial_benchmarks_from_the_store(tmp_path: Path) -> None:
         assert full.method == METHOD_COMPLETE and full.evaluated == full.items == 40
         assert full.low == full.estimate == full.high
         part = estimate_from_items(store, "org/partial", "musr")
-        assert part.method == METHOD_SAMPLE and (part.evaluated, part.items) == (10, 40)
+        assert part.method.startswith(METHOD_SAMPLE) and (part.evaluated, part.items) == (10, 40)
         assert part.low <= part.estimate <= part.high and part.high - part.low > 0.2
         assert estimate_from_items(store, "org/partial", "musr", items=500).items == 500
         with pytest.raises(InvalidInputError, match="items=5 "):

@@ -10,7 +10,7 @@ from scipy.stats import binom
 
 from hub_lineage.data.sources.lm_eval import SampleRun
 from hub_lineage.data.store.database import Store
-from hub_lineage.errors import NoLineageError
+from hub_lineage.errors import InvalidInputError
 from hub_lineage.predict.partial import Estimate, estimate_from_items, exact_binomial_interval
 
 
@@ -45,14 +45,12 @@ def test_sample_mean_fallback(tmp_path: Path) -> None:
         assert isinstance(est, Estimate) and (est.evaluated, est.items) == (10, 40)
         assert est.estimate == pytest.approx(0.7)
         assert (est.low, est.high) == pytest.approx(exact_binomial_interval(7, 10, 0.9))
-        assert est.method == "sample-mean (exact binomial): the store knows no other model's answers to this task"
+        assert est.method.startswith("sample mean, exact binomial (Clopper-Pearson) interval: no fitted predictor")
         assert set(est.as_json()) == {"estimate", "low", "high", "evaluated", "items", "method"}
-        # another model's answers to the task: no predictor is what is missing now
         store.add_samples([_answers("org/other", "qa", [1] * 40)])
-        assert estimate_from_items(store, "org/m", "qa", items=40).method.endswith("no fitted predictor")
         # a complete task is its own exact score
         full = estimate_from_items(store, "org/other", "qa", items=40)
         assert (full.estimate, full.low, full.high, full.evaluated) == (1.0, 1.0, 1.0, 40)
         assert estimate_from_items(store, "org/m", "qa").items == 40  # default: the instances the store knows
-        with pytest.raises(NoLineageError, match="holds no answers of 'org/m' for 'other_task'"):
+        with pytest.raises(InvalidInputError, match="holds no item answers of 'org/m' on 'other_task'"):
             estimate_from_items(store, "org/m", "other_task")
