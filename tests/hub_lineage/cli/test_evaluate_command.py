@@ -76,7 +76,7 @@ def test_seed_start_and_test_fraction_one_seed_prints_no_spread(capsys, data_arg
 def test_adaptive_intervals_and_the_correction_run_end_to_end(capsys, data_args, kind):
     code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B", "--seeds", "1",
                           "--methods", "lrmf,mean", "--no-tune", "--limit", "40", "--intervals", kind, "--json",
-                          "--quiet")
+                          "--quiet", "--correction")
     assert code == 0, err
     res = json.loads(out)["results"]
     for method in ("lrmf", "mean"):
