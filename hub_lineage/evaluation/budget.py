@@ -16,7 +16,6 @@ Metrics per method and K (over held-out model x benchmark): ``mae_all``, ``mae_<
 
 from __future__ import annotations
 
-import warnings
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from hub_lineage.data.matrix import ObservationMatrix
-from hub_lineage.errors import InvalidInputError, NoLineageError
+from hub_lineage.errors import InvalidInputError
 from hub_lineage.evaluation import splits
 from hub_lineage.evaluation.budget_methods import (
     aipw_offset_estimate,
@@ -89,25 +88,15 @@ def parse_budget(text: str) -> int:
 
 
 def _lrmf_proba(task: BudgetTask, train: ObservationMatrix, test: Sequence[str], seed: int) -> np.ndarray:
-    """Cold-start item probabilities (n_test, n_items) of ``test`` from an LRMF fitted on ``train``."""
-    from hub_lineage.evaluation.held_out import method_graph
-    from hub_lineage.model.baselines import MeanBaseline
+    """Cold-start item probabilities (n_test, n_items) of ``test`` from an LRMF fitted on ``train``
+    (the protocol's held-out fit: models without lineage left in training get the item means)."""
+    from hub_lineage.evaluation.held_out import method_graph, predict_held_out
     from hub_lineage.model.lrmf import LRMF
-    from hub_lineage.predict.instance import co_response_graph
     from hub_lineage.predict.fit_params import instance_params
+    from hub_lineage.predict.instance import co_response_graph
 
     params, fit_graph = method_graph(instance_params(seed), task.matrix, task.graph)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        est = LRMF(**params).fit(train, fit_graph, co_response_graph(train))
-    fallback = np.asarray(MeanBaseline("item").fit(train).mean_, dtype=np.float64)
-    rows = []
-    for model in test:
-        try:
-            rows.append(np.asarray(est.predict_proba([model]), dtype=np.float64)[0])
-        except NoLineageError:
-            rows.append(fallback)
-    return np.vstack(rows)
+    return predict_held_out(LRMF(**params), train, fit_graph, test, co_response_graph(train))
 
 
 def _offset_prior(task: BudgetTask, train: ObservationMatrix, seed: int, bench_cols: dict[str, np.ndarray]
