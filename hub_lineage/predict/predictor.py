@@ -160,6 +160,7 @@ class Predictor:
             "n_models": len(matrix.models),
             "n_nodes": len(compact.nodes),
             "n_edges": int(compact.child.size),
+            "edges_dropped": dict(graph.dropped),  # given (e.g. stored) but not kept: fit's line says why
             "n_calibration": len(selection.models) if calibrate and selection is not None else 0,
             "validation": {k: (None if not np.isfinite(v) else float(v))
                            for k, v in (selection.scores if selection is not None else {}).items()},

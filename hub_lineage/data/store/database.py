@@ -350,7 +350,8 @@ class Store:
         edges = [Edge(names[c], names[p], Relation(rel), w, bool(root))
                  for c, p, root, rel, w in self.db.execute(
                      "SELECT child_id, parent_id, root, relation, weight FROM edges ORDER BY root")]
-        return LineageGraph(edges, nodes=self.models())
+        scored = self.models()  # a cycle loses its edge farthest from a scored model (lineage.cycles)
+        return LineageGraph(edges, nodes=scored, anchors=scored)
 
     def to_matrix(self, level: str = "benchmark", benchmarks: Sequence[str] | None = None,
                   models: Sequence[str] | None = None, metric: str | None = None) -> ObservationMatrix:
