@@ -76,12 +76,14 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, m
         if stated or not model_id:
             prediction = predictor.predict_edges(name, stated)
         else:
+            _say_hub(hub, f"Reading the lineage of {model_id}")
             prediction = predictor.predict(model_id, hub=hub, offline=offline)
     else:
         assert hub is not None or offline
         from hub_lineage.lineage.hub import HubClient
 
         client = hub if hub is not None else HubClient(offline=True)
+        _say_hub(hub, f"Reading the card and lineage of {target}")
         text = client.model_card_text(target)
         prediction = predictor.predict(target, hub=hub, offline=offline)
     name = repo_id or prediction.model
@@ -110,6 +112,13 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, m
     where = "a Predicted performance section" + (" and model-index (verified: false)" if model_index else "")
     click.echo(f"{destination}: " + (f"wrote predicted scores for {added} benchmark(s) into {where}."
                                      if changed else "already carries these hub-lineage predictions; unchanged."))
+
+
+def _say_hub(hub, what: str) -> None:
+    if hub is not None:  # online: the Hub may be slow or failing, so say what is awaited, and where
+        from hub_lineage.cli.progress import waiting
+
+        waiting(f"{what} from the Hub at {hub.endpoint}")
 
 
 def _hub_client(endpoint: str | None):
