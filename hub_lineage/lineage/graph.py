@@ -30,10 +30,10 @@ if TYPE_CHECKING:  # scipy costs ~0.7 s of imports: only adjacency()/laplacian()
 
 #: Why an edge given to the graph was not kept, as counted in :attr:`LineageGraph.dropped`.
 DROP_REASONS = {
-    "self_loop": "self-loops",
-    "cycle": "edges closing a cycle",
-    "root": "family-root edges of models with a direct parent",
-    "duplicate": "duplicates of an edge already there",
+    "self_loop": "self-loop(s)",
+    "cycle": "edge(s) closing a cycle",
+    "root": "family-root edge(s) of models with a direct parent",
+    "duplicate": "duplicate(s) of an edge already there",
 }
 
 #: Up to this many new edges, each is checked for closing a cycle (and dropped if it does);

@@ -94,8 +94,8 @@ def test_fit_says_why_its_graph_has_fewer_edges_than_ingest_added(store, tmp_pat
     kept, dropped = meta["n_edges"], meta["edges_dropped"]
     assert kept + sum(dropped.values()) == stored  # every stored edge kept or dropped for a named reason
     assert dropped["cycle"] == 1 and dropped["root"] >= 1  # a's family-root edge: it has a direct parent now
-    assert f"{kept} edges kept of {stored} given" in line and "1 edges closing a cycle" in line
-    assert "family-root edges of models with a direct parent" in line
+    assert f"{kept} edges kept of {stored} given" in line and "1 edge(s) closing a cycle" in line
+    assert "family-root edge(s) of models with a direct parent" in line
     assert f"{meta['n_nodes']} models in the lineage graph, {meta['n_models']} of them scored" in line
     out = _json_tail(_run(["fit", "--store", copy, "--out", str(tmp_path / "q"), "--lambda-lineage", "0.05",
                            "--json"]))
