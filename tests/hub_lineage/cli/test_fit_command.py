@@ -100,3 +100,32 @@ def test_fit_says_why_its_graph_has_fewer_edges_than_ingest_added(store, tmp_pat
     out = _json_tail(_run(["fit", "--store", copy, "--out", str(tmp_path / "q"), "--lambda-lineage", "0.05",
                            "--json"]))
     assert list(out) == ["models", "nodes", "params", "validation", "seconds"]
+
+
+def test_an_ingest_during_a_fit_makes_the_predictor_stale(store, tmp_path, capsys):
+    """fit records when the store was last written before it read it: an ingest that lands while a
+    fit runs (store written after the read, predictor saved later still) is said, not missed."""
+    import os
+    import shutil
+
+    from cli_runner import run_main
+
+    from hub_lineage.data.store.database import Store
+
+    copy = tmp_path / "store.sqlite"
+    shutil.copy(store, copy)
+    out_dir = tmp_path / "p"
+    _run(["fit", "--store", str(copy), "--out", str(out_dir), "--lambda-lineage", "0.05"])
+    meta = json.loads((out_dir / "meta.json").read_text())
+    with Store(str(copy)) as s:
+        model = s.models()[0]
+    args = ["predict", model, "--store", str(copy), "--predictor", str(out_dir), "--offline"]
+    code, _, err = run_main(args, capsys)
+    assert code == 0 and "changed after this predictor was fitted" not in err  # a fit alone is not stale
+    read_at = meta["store_written_at"]
+    for path in (copy, copy.with_name(copy.name + "-wal")):  # the race: written after the read ...
+        if path.exists():
+            os.utime(path, (read_at + 5, read_at + 5))
+    os.utime(out_dir / "meta.json", (read_at + 10, read_at + 10))  # ... and saved after that
+    code, _, err = run_main(args, capsys)
+    assert code == 0 and "changed after this predictor was fitted" in err
