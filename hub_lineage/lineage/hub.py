@@ -246,7 +246,7 @@ class HubClient:
             # here multiplied the waits (~100 s on a failing Hub), so this layer adds no retries
             path = hub_call(lambda: self.api.hf_hub_download(
                 repo_id, filename, cache_dir=self.cache_dir / "files", etag_timeout=self.timeout_s),
-                repo_id=repo_id, what=filename, endpoint=self.endpoint, retry=NO_RETRY)
+                repo_id=repo_id, what=filename, endpoint=self.endpoint, retry=NO_RETRY, retried_inside=True)
         except EntryNotFoundError:
             return None
         try:

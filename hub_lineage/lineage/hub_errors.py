@@ -76,6 +76,7 @@ def hub_call(
     retry: Retry = DEFAULT_RETRY,
     write: bool = False,
     hint: str = "",
+    retried_inside: bool = False,
 ) -> T:
     """Run one huggingface_hub ``request`` with retries; raise hub-lineage's error if it fails.
 
@@ -90,11 +91,15 @@ def hub_call(
     write : the request pushes ``what`` to the repo: a 401/403 then means the token lacks
         write access rather than a gated repository.
     hint : a sentence added to "not found" messages (e.g. how such repos are named).
+    retried_inside : ``request`` retries by itself (``hf_hub_download`` does), so the message does
+        not count this layer's attempts.
     """
     where = f"the Hub at {endpoint}" if endpoint else "the Hub"
     try:
         return call_with_retries(request, retry, label=f"{what} of {repo_id} from {where}")
     except HubRequestFailed as failed:
+        if retried_inside:
+            failed.attempts = -1
         raise hub_error(failed, repo_id=repo_id, what=what, where=where, repo_type=repo_type,
                         write=write, hint=hint, page_root=(endpoint or HUB_PAGE).rstrip("/")) from None
 
@@ -128,8 +133,8 @@ def hub_error(failed: HubRequestFailed, *, repo_id: str, what: str, where: str =
     if kind == "offline":
         return HubUnavailableError(f"Cannot {action}: huggingface_hub is in offline mode (HF_HUB_OFFLINE).")
     detail = f"HTTP {status}" if status else "timeout or connection error"
-    return HubUnavailableError(f"Cannot {action} {'on' if write else 'from'} {where}: {detail} after "
-                               f"{failed.attempts + 1} attempt(s).")
+    tries = "huggingface_hub's retries" if failed.attempts < 0 else f"{failed.attempts + 1} attempt(s)"
+    return HubUnavailableError(f"Cannot {action} {'on' if write else 'from'} {where}: {detail} after {tries}.")
 
 
 def call_with_retries(request: Callable[[], T], retry: Retry = DEFAULT_RETRY, label: str = "") -> T:
