@@ -34,7 +34,12 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
             raise IsADirectoryError(errno.EISDIR, "is a directory, not a file to write", str(target))
         # a device or a pipe (/dev/stdout, /dev/null, a FIFO): renaming a file over it would replace
         # the device node itself (as root: /dev/full became a CSV), so it is written in place
-        yield target
+        try:
+            yield target
+        except OSError as exc:  # e.g. ENOSPC from /dev/full: name the file in the one-line error
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(target)) from None
+            raise
         return
     if target.is_symlink():
         target = Path(os.path.realpath(target))

@@ -344,12 +344,14 @@ def edges_from_card(path_or_text: str | Path, model_id: str, *,
     return edges_from_repo(model_id, text, tags=[t for t in tags if isinstance(t, str)], files=files)
 
 
-def no_parents_reason(text: str, source: str) -> str:
-    """Why a card gave no parents, for the error that says so (no front matter, or no base_model)."""
+def no_parents_reason(text: str, source: str, other: str = "--parent") -> str:
+    """Why a card gave no parents, for the error that says so (no front matter, or no base_model);
+    ``other`` is the option that names the parents instead (``card`` has ``--model``, not ``--parent``)."""
     if not text.removeprefix("\ufeff").lstrip().startswith("---"):
         return (f"{source} has no YAML front matter ('---' lines at the top) stating its base_model: "
-                "add 'base_model: ORG/NAME' there, or name the parents with --parent")
-    return f"{source} states no base_model in its front matter: add 'base_model: ORG/NAME', or use --parent"
+                f"add 'base_model: ORG/NAME' there, or {'name the parents with ' if other == '--parent' else 'pass '}"
+                f"{other}")
+    return f"{source} states no base_model in its front matter: add 'base_model: ORG/NAME', or use {other}"
 
 
 def _read_card(path_or_text: str | Path) -> tuple[str, Path | None]:

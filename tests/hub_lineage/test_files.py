@@ -55,6 +55,7 @@ def test_a_device_or_pipe_is_written_in_place_never_replaced(tmp_path, capsys):
         assert run_main(["ingest", str(edges), "--store", store], capsys)[0] == 0
         code, out, err = run_main(["export", "/dev/full", "--format", "csv", "--store", store], capsys)
         assert code == 2 and err.startswith("Error: ") and len(err.strip().splitlines()) == 1, err
+        assert "'/dev/full'" in err  # the file is named
         assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
     with pytest.raises(IsADirectoryError):
         write_atomic(tmp_path, "x")

@@ -73,6 +73,11 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, m
         # where the Hub or the store say otherwise (or nothing yet). Without any, --model's lineage.
         name = model_id or hypothetical_name(None, local.resolve().parent.name)
         stated = edges_from_card(local, name)
+        if not stated and not model_id:  # say why, naming the card (not a made-up local/... id)
+            from hub_lineage.errors import NoLineageError
+            from hub_lineage.lineage.cards import no_parents_reason
+
+            raise NoLineageError(no_parents_reason(text, str(local), "--model ORG/NAME (the model it describes)") + ".")
         if stated or not model_id:
             prediction = predictor.predict_edges(name, stated)
         else:

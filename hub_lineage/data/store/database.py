@@ -81,6 +81,9 @@ class Store:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else paths.default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_file():  # /dev/null, a pipe: SQLite said "corrupted"
+            raise StoreError(f"{str(self.path)!r} is not a regular file, so it cannot hold a hub-lineage store; "
+                             "it was left untouched. Pass --store with a file path.")
         if self.path.exists() and self.path.stat().st_size > 0:
             with self.path.open("rb") as handle:
                 head = handle.read(16)

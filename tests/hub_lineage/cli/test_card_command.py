@@ -223,3 +223,14 @@ def test_card_on_a_slow_hub_says_what_it_waits_for_before_the_answer(predictor_d
     assert code == 0, err
     assert err.startswith(f"Reading the card and lineage of alpha/ft-3 from the Hub at {hub.url} ...")
     assert "## Predicted performance" in out and "Error" not in err
+
+
+@pytest.mark.parametrize("text", ["", "---\nlicense: mit\n---\n# x\n"])
+def test_a_local_card_without_parents_names_the_file_and_cards_own_option(predictor_dir, tmp_path, capsys, text):
+    card = tmp_path / "mymodel" / "README.md"
+    card.parent.mkdir()
+    card.write_text(text)
+    code, _, err = run_main(["card", str(card), "--offline", "--predictor", str(predictor_dir)], capsys)
+    assert code == 2 and str(card) in err and "--model ORG/NAME" in err, err
+    assert "--parent" not in err and "local/" not in err  # card has no --parent option
+    assert card.read_text() == text
