@@ -213,7 +213,7 @@ def local_system(model: str, lineage: Lineage, scored: Mapping[str, Any], fitted
     keep = free_set | set(anchors)
     local_edges = [Edge(rename.get(e.child, e.child), rename.get(e.parent, e.parent), e.relation, e.weight, e.root)
                    for e in edges if e.child in keep and e.parent in keep]
-    graph.add_edges(local_edges)
+    graph.add_edges(local_edges, anchors=[rename[model]])  # a cycle never loses the query's own parent edge
     scored_hops = [hops[a] for a in anchors if a in scored]
     if not scored_hops:
         raise NoLineageError(
