@@ -249,8 +249,16 @@ class Predictor:
                 f"No lineage is known for {repo_id!r} ("
                 + ("no base_model on its card" if extra is not None else "offline, its card was not read")
                 + ", and it is not in the lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
-                "`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md).")
+                "`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md)."
+                + self._observed_note(repo_id))
         return self._predict(repo_id, lineage, unknown=[])
+
+    def _observed_note(self, model: str) -> str:
+        """For a 'cannot predict' error about a scored model: its measured scores exist (issue 13)."""
+        if not self.observed(model):
+            return ""
+        return (f" {model!r} itself is scored, though: `hub-lineage export scores.csv --model {model}` "
+                "writes its observed scores.")
 
     def predict_edges(self, model: str, edges: Sequence[Edge]) -> Prediction:
         """Predict a hypothetical ``model`` made from the given parents (a card, recipe or ``--parent``).
@@ -278,7 +286,10 @@ class Predictor:
     def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
         factors = self.lrmf.factors_
         # one walk (local_system) and one solve: the fold-in also explains the model's row
-        local = local_system(model, lineage, self._observed, factors.node_index)
+        try:
+            local = local_system(model, lineage, self._observed, factors.node_index)
+        except NoLineageError as exc:
+            raise NoLineageError(str(exc) + self._observed_note(model)) from None
         folded = fold_in(factors, local.graph, [local.target], component=local.component, explain=local.target)
         mean = self._benchmark_scores(factors.proba(folded.rows))
         # calibrated as `hub-lineage evaluate` measures it (no per-model scale); unknown parents widen
