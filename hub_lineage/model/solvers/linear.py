@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from hub_lineage.model.threads import n_threads
 
 _SPLIT_NNZ = 100_000  # Laplacians with fewer non-zeros are multiplied in one piece
+_ROW_PARTS = 4        # else in this many row parts, whatever the thread count (fixed: same bits)
 
 
 def solve_blocks(blocks: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad: np.ndarray,
@@ -42,9 +43,9 @@ def solve_blocks(blocks: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad
         Z[:n_obs] = np.matmul(pre_inv, R[:n_obs, :, None])[:, :, 0]
         return Z
 
-    with _row_split(lap) as op:
+    with _row_split(lap) as rows:
         def apply(D: np.ndarray) -> np.ndarray:
-            out = 2 * (op(D)) + 2 * reg * D
+            out = 2 * rows.product(D) + 2 * reg * D
             out[:n_obs] += np.matmul(blocks, D[:n_obs, :, None])[:, :, 0]
             return out
 
@@ -67,13 +68,26 @@ def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, re
     sc[:n_obs] = scale
     inv = 1.0 / np.maximum(sc[:, None] * np.maximum(lam, 0)[None, :] + deg[:, None], 1e-300)
 
-    def precond(R: np.ndarray) -> np.ndarray:
-        return ((R @ E) * inv) @ E.T
+    # Both operators work row by row, so their row parts run on threads (with the same bits).
+    with _row_split(lap, n) as rows:
+        def precond(R: np.ndarray) -> np.ndarray:
+            out = np.empty_like(R)
 
-    with _row_split(lap) as op:
+            def part(r: slice, _: sp.csr_matrix | None) -> None:
+                out[r] = ((R[r] @ E) * inv[r]) @ E.T
+            rows.each(part)
+            return out
+
         def apply(D: np.ndarray) -> np.ndarray:
-            out = 2 * (op(D)) + 2 * reg * D
-            out[:n_obs] += scale[:, None] * (D[:n_obs] @ H)
+            out = np.empty_like(D)
+
+            def part(r: slice, block: sp.csr_matrix | None) -> None:
+                o = 2 * (block @ D) + 2 * reg * D[r]
+                obs = slice(r.start, min(r.stop, n_obs))
+                if obs.start < obs.stop:
+                    o[:obs.stop - r.start] += scale[obs, None] * (D[obs] @ H)
+                out[r] = o
+            rows.each(part)
             return out
 
         return _pcg(apply, precond, -grad, lap, max_cg, rtol)
@@ -81,37 +95,60 @@ def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, re
 
 def spmm(lap: sp.csr_matrix, D: np.ndarray) -> np.ndarray:
     """``lap @ D`` for one product, rows split over threads as in :func:`_row_split` (same bits)."""
-    with _row_split(lap) as op:
-        return op(D)
+    with _row_split(lap) as rows:
+        return rows.product(D)
+
+
+class _Rows:
+    """Row parts ``(rows, lap[rows])`` of a system and the threads that run them."""
+
+    def __init__(self, lap: sp.csr_matrix | None, parts: list[tuple[slice, sp.csr_matrix | None]],
+                 pool: ThreadPoolExecutor | None) -> None:
+        self.lap, self.parts, self.pool = lap, parts, pool
+
+    def each(self, fn: Callable[[slice, sp.csr_matrix | None], None]) -> None:
+        """``fn(rows, lap_rows)`` for every part, on the threads when there are several parts."""
+        if self.pool is None:
+            for rows, block in self.parts:
+                fn(rows, block)
+        else:
+            list(self.pool.map(lambda part: fn(*part), self.parts))
+
+    def product(self, D: np.ndarray) -> np.ndarray:
+        """``lap @ D`` (the same bits in parts: each row's sum is computed as in one product)."""
+        if len(self.parts) == 1:
+            return self.lap @ D
+        out = np.empty((self.lap.shape[0], D.shape[1]), dtype=np.result_type(self.lap.dtype, D.dtype))
+
+        def part(rows: slice, block: sp.csr_matrix | None) -> None:
+            out[rows] = block @ D
+        self.each(part)
+        return out
 
 
 @contextmanager
-def _row_split(lap: sp.csr_matrix | None) -> Iterator[Callable[[np.ndarray], np.ndarray]]:
-    """``D -> lap @ D`` with ``lap``'s rows split over threads by non-zeros.
+def _row_split(lap: sp.csr_matrix | None, n: int | None = None) -> Iterator[_Rows]:
+    """``lap``'s rows (``n`` of them) split into ``_ROW_PARTS`` parts of about equal non-zeros, run
+    on up to :func:`n_threads` threads; one part when ``lap`` is small or absent.
 
-    scipy's sparse products release the GIL, and each row's sum is computed as in one product, so
-    the result has the same bits; the PCG's sparse products (the item side's kNN Laplacian: 21,606
-    rows, 730K non-zeros, 33 columns) were its largest single-threaded cost (docs/performance.md).
+    scipy's sparse products release the GIL; the PCG's sparse products (the item side's kNN
+    Laplacian: 21,606 rows, 730K non-zeros, 33 columns) were its largest single-threaded cost
+    (docs/performance.md). The parts do not depend on the thread count, so neither do the bits
+    (a row-part matrix product may round differently from the whole one: the split is fixed).
     """
-    threads = n_threads()
-    if lap is None or threads <= 1 or lap.nnz < _SPLIT_NNZ or getattr(lap, "format", None) != "csr":
-        yield lambda D: lap @ D
+    n = lap.shape[0] if lap is not None else int(n or 0)
+    if lap is None or lap.nnz < _SPLIT_NNZ or getattr(lap, "format", None) != "csr":
+        yield _Rows(lap, [(slice(0, n), lap)], None)
         return
-    n = lap.shape[0]
-    cuts = np.unique(np.searchsorted(lap.indptr, np.linspace(0, lap.nnz, threads + 1)[1:-1]))
-    bounds = [0, *[int(c) for c in cuts if 0 < c < n], n]
+    cuts = np.searchsorted(lap.indptr, np.linspace(0, lap.nnz, _ROW_PARTS + 1)[1:-1])
+    bounds = sorted({0, n, *(int(c) for c in cuts if 0 < c < n)})
     parts = [(slice(a, b), lap[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
-    with ThreadPoolExecutor(len(parts)) as pool:
-        def product(D: np.ndarray) -> np.ndarray:
-            out = np.empty((n, D.shape[1]), dtype=np.result_type(lap.dtype, D.dtype))
-
-            def work(part: tuple[slice, sp.csr_matrix]) -> None:
-                rows, block = part
-                out[rows] = block @ D
-            list(pool.map(work, parts))
-            return out
-
-        yield product
+    threads = min(n_threads(), len(parts))
+    if threads <= 1:
+        yield _Rows(lap, parts, None)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        yield _Rows(lap, parts, pool)
 
 
 def _pcg(apply: Callable[[np.ndarray], np.ndarray], precond: Callable[[np.ndarray], np.ndarray], b: np.ndarray,

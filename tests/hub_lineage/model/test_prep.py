@@ -41,3 +41,20 @@ def test_row_split_products_have_the_same_bits():
             np.testing.assert_array_equal(spmm(L, D), L @ D)
     small = sp.identity(5, format="csr")
     np.testing.assert_array_equal(spmm(small, np.ones((5, 2))), np.ones((5, 2)))
+
+
+def test_a_fit_with_a_large_item_graph_has_the_same_bits_on_one_or_two_threads():
+    from hub_lineage.evaluation.synthetic import make_lineage_data
+    from hub_lineage.model.embeddings import knn_graph
+    from hub_lineage.model.lrmf import LRMF
+
+    data = make_lineage_data(60, 4000, 4, n_nodes=200, n_roots=4, embedding_dim=8, random_state=0)
+    knn = knn_graph(data.item_embeddings, k=20)
+    assert knn.nnz + knn.shape[0] > 100_000  # its Laplacian is split into row parts
+    fits = []
+    for threads in (1, 2):
+        with limited_threads(threads):
+            model = LRMF(4, lambda_instance=0.01, max_iter=4, random_state=0).fit(data.matrix, data.graph, knn)
+        fits.append((model.model_factors_, model.instance_factors_))
+    np.testing.assert_array_equal(fits[0][0], fits[1][0])
+    np.testing.assert_array_equal(fits[0][1], fits[1][1])
