@@ -5,7 +5,7 @@ A prediction is always made *from lineage*: the model's own observations are lef
 lineage Laplacian) is folded in as a new node, anchored only on scored relatives, so a model's
 predicted and actual scores can be compared honestly.
 
-The predictor directory holds (JSON and npz, no pickle):
+The predictor directory holds (JSON, npz and npy, no pickle):
 
 - ``lrmf.npz`` / ``lrmf.json``: the fitted estimator (:meth:`LRMF.save`);
 - ``graph.npz`` + ``graph_nodes.npy``: the lineage graph as compact CSR arrays and its sorted node
