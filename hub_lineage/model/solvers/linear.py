@@ -21,7 +21,8 @@ import scipy.sparse as sp
 
 from hub_lineage.model.threads import n_threads
 
-_SPLIT_NNZ = 100_000  # Laplacians with fewer non-zeros are multiplied in one piece
+_SPLIT_NNZ = 100_000  # Laplacians with fewer non-zeros and rows are multiplied in one piece
+_SPLIT_ROWS = 8192    # (many rows: the preconditioner's dense k x k work per row dominates)
 _ROW_PARTS = 4        # else in this many row parts, whatever the thread count (fixed: same bits)
 
 
@@ -128,8 +129,8 @@ class _Rows:
 
 @contextmanager
 def _row_split(lap: sp.csr_matrix | None, n: int | None = None) -> Iterator[_Rows]:
-    """``lap``'s rows (``n`` of them) split into ``_ROW_PARTS`` parts of about equal non-zeros, run
-    on up to :func:`n_threads` threads; one part when ``lap`` is small or absent.
+    """``lap``'s rows (``n`` of them) split into ``_ROW_PARTS`` parts of about equal work, run
+    on up to :func:`n_threads` threads; one part when ``lap`` is small (few non-zeros and rows) or absent.
 
     scipy's sparse products release the GIL; the PCG's sparse products (the item side's kNN
     Laplacian: 21,606 rows, 730K non-zeros, 33 columns) were its largest single-threaded cost
@@ -137,10 +138,12 @@ def _row_split(lap: sp.csr_matrix | None, n: int | None = None) -> Iterator[_Row
     (a row-part matrix product may round differently from the whole one: the split is fixed).
     """
     n = lap.shape[0] if lap is not None else int(n or 0)
-    if lap is None or lap.nnz < _SPLIT_NNZ or getattr(lap, "format", None) != "csr":
+    if lap is None or getattr(lap, "format", None) != "csr" or (lap.nnz < _SPLIT_NNZ and n < _SPLIT_ROWS):
         yield _Rows(lap, [(slice(0, n), lap)], None)
         return
-    cuts = np.searchsorted(lap.indptr, np.linspace(0, lap.nnz, _ROW_PARTS + 1)[1:-1])
+    # parts of about equal work: a row costs its non-zeros plus ~32 for its dense k x k products
+    work = lap.indptr + 32 * np.arange(n + 1)
+    cuts = np.searchsorted(work, np.linspace(0, work[-1], _ROW_PARTS + 1)[1:-1])
     bounds = sorted({0, n, *(int(c) for c in cuts if 0 < c < n)})
     parts = [(slice(a, b), lap[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
     threads = min(n_threads(), len(parts))
