@@ -23,7 +23,7 @@ from hub_lineage.files import write_atomic
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.lineage.walk import breadth_first
-from hub_lineage.predict.tables import NodeNames
+from hub_lineage.predict.tables import NameList, NodeNames
 
 #: How far (hops) the lineage walk goes from the predicted model through unscored relatives.
 MAX_HOPS = 3
@@ -39,9 +39,9 @@ RELATIONS = list(Relation)
 class CompactGraph:
     """A read-only lineage graph as CSR arrays: parents and children of a node in O(degree)."""
 
-    def __init__(self, nodes: NodeNames, child: np.ndarray, parent: np.ndarray, relation: np.ndarray,
+    def __init__(self, nodes: NodeNames | NameList, child: np.ndarray, parent: np.ndarray, relation: np.ndarray,
                  weight: np.ndarray, root: np.ndarray) -> None:
-        self.nodes = nodes  # sorted: a name's index is found by binary search (no dict of all names)
+        self.nodes = nodes  # sorted (format 2): a name's index is found by binary search, no dict of all names
         self.child, self.parent = child.astype(np.int64), parent.astype(np.int64)
         self.relation, self.weight, self.root = relation, weight, root
         n = len(nodes)
@@ -90,13 +90,19 @@ class CompactGraph:
     def __contains__(self, node: object) -> bool:
         return node in self.nodes
 
-    def save(self, directory: Path) -> None:
-        """Write ``graph.npz`` (edges as int32/float32 arrays) and ``graph_nodes.npy`` (sorted names), each atomically."""
+    def save(self, directory: Path) -> NodeNames:
+        """Write ``graph.npz`` (edges as int32/float32 arrays) and ``graph_nodes.npy`` (sorted names),
+        each atomically; return the names as saved (sorted: a format-1 graph is renumbered here)."""
+        names, child, parent = self.nodes, self.child, self.parent
+        if not isinstance(names, NodeNames):
+            names, position = NodeNames.from_names(list(names))
+            child, parent = position[child], position[parent]
         buffer = io.BytesIO()
-        np.savez(buffer, child=self.child.astype(np.int32), parent=self.parent.astype(np.int32),
+        np.savez(buffer, child=child.astype(np.int32), parent=parent.astype(np.int32),
                  relation=self.relation, weight=self.weight.astype(np.float32), root=self.root)
         write_atomic(directory / "graph.npz", buffer.getvalue())
-        self.nodes.save(directory / "graph_nodes.npy")
+        names.save(directory / "graph_nodes.npy")
+        return names
 
     @classmethod
     def load(cls, directory: Path) -> CompactGraph:
@@ -107,8 +113,7 @@ class CompactGraph:
         if (directory / "graph_nodes.npy").is_file():
             return cls(NodeNames.load(directory / "graph_nodes.npy"), child, parent, *rest)
         nodes = json.loads((directory / "graph_nodes.json").read_text(encoding="utf-8"))
-        names, position = NodeNames.from_names(nodes)
-        return cls(names, position[child], position[parent], *rest)
+        return cls(NameList(nodes), child, parent, *rest)
 
 
 class Lineage:

@@ -72,9 +72,7 @@ class Predictor:
         self.meta = meta
         self.version: str = meta["version"]
         self.benchmarks: list[str] = list(meta["benchmarks"])
-        if isinstance(observed, dict):  # the table, when every scored model is a graph node (always after fit)
-            observed = ObservedScores.from_dict(observed, graph.nodes, self.benchmarks) or observed
-        self._observed = observed
+        self._observed = observed  # a dict (fit, format 1) or the memory-mapped table: the same `in` and `get`
         self._item_benchmarks = list(meta["item_benchmarks"])
         self._item_counts = np.asarray(meta["item_counts"], dtype=np.float64)
         # instance-level fits score a benchmark by its items only (hub_lineage.predict.instance)
@@ -185,9 +183,11 @@ class Predictor:
         directory = Path(path) if path is not None else paths.default_predictor_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.lrmf.save(directory / "lrmf")
-        self.graph.save(directory)
-        if isinstance(self._observed, ObservedScores):
-            self._observed.save(directory)
+        names = self.graph.save(directory)
+        table = self._observed if isinstance(self._observed, ObservedScores) else \
+            ObservedScores.from_dict(self._observed, names, self.benchmarks)
+        if table is not None:  # always after fit: every scored model is a graph node
+            table.save(directory)
         else:
             (directory / "observed_rows.npy").unlink(missing_ok=True)  # load prefers the table: no stale one
             write_atomic(directory / "observed.json", json.dumps(self._observed))

@@ -44,12 +44,15 @@ class NodeNames(Sequence[str]):
     def from_names(cls, names: Sequence[str]) -> tuple[NodeNames, np.ndarray]:
         """Sorted, de-duplicated names and ``position`` (len(names),): the new index of each given name."""
         encoded = [n.encode("utf-8") for n in names]
-        unique = sorted(set(encoded))
-        array = np.array(unique, dtype=f"S{max((len(b) for b in unique), default=1) or 1}")
-        out = cls(array)
-        position = np.searchsorted(array, np.array(encoded, dtype=array.dtype)) if encoded else \
-            np.zeros(0, dtype=np.int64)
-        return out, position.astype(np.int64)
+        unique = sorted(set(encoded))  # bytes order: numpy's order of S strings (no name holds a NUL)
+        array = np.array(unique, dtype=f"S{max(map(len, unique), default=1) or 1}")
+        at = {b: i for i, b in enumerate(unique)}
+        return cls(array), np.array([at[b] for b in encoded], dtype=np.int64)
+
+    def positions(self, names: Sequence[str]) -> np.ndarray:
+        """The node index of each name (len(names),), -1 for a name that is no node (one dict, built here)."""
+        at = {b: i for i, b in enumerate(self.array.tolist())}
+        return np.array([at.get(n.encode("utf-8"), -1) for n in names], dtype=np.int64)
 
     def index_of(self, name: str) -> int | None:
         """The node index of ``name``, or None when it is not a node."""
@@ -81,6 +84,30 @@ class NodeNames(Sequence[str]):
         return cls(_load_npy(path))
 
 
+class NameList(Sequence[str]):
+    """Node names in a given order with a dict index: format 1's ``graph_nodes.json`` as it was read
+    (sorting and renumbering 32,488 names on every load would cost more than that format's dict)."""
+
+    def __init__(self, names: list[str]) -> None:
+        self.names = names
+        self._index = {n: i for i, n in enumerate(names)}
+
+    def index_of(self, name: str) -> int | None:
+        return self._index.get(name)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.names[i]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+
 class ObservedScores:
     """Each scored model's benchmark scores, keyed by node: ``model in scores``, ``scores.get(model)``.
 
@@ -100,13 +127,16 @@ class ObservedScores:
         row = np.full(len(names), -1, dtype=np.int32)
         values = np.full((len(observed), len(benchmarks)), np.nan)
         column = {b: k for k, b in enumerate(benchmarks)}
-        for r, (model, scores) in enumerate(observed.items()):
-            i = names.index_of(model)
-            if i is None or any(b not in column for b in scores):
-                return None
-            row[i] = r
+        where = names.positions(list(observed))
+        if (where < 0).any():
+            return None
+        row[where] = np.arange(len(where), dtype=np.int32)
+        for r, scores in enumerate(observed.values()):
             for b, v in scores.items():
-                values[r, column[b]] = v
+                k = column.get(b)
+                if k is None:
+                    return None
+                values[r, k] = v
         return cls(names, benchmarks, row, values)
 
     def _row(self, model: object) -> int:
@@ -136,4 +166,4 @@ class ObservedScores:
         return cls(names, benchmarks, row, values)
 
 
-__all__ = ["NodeNames", "ObservedScores"]
+__all__ = ["NameList", "NodeNames", "ObservedScores"]
