@@ -91,7 +91,7 @@ def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, re
             rows.each(part)
             return out
 
-        return _pcg(apply, precond, -grad, lap, max_cg, rtol)
+        return _pcg(apply, precond, -grad, lap, max_cg, rtol, rows)
 
 
 def spmm(lap: sp.csr_matrix, D: np.ndarray) -> np.ndarray:
@@ -155,8 +155,12 @@ def _row_split(lap: sp.csr_matrix | None, n: int | None = None) -> Iterator[_Row
 
 
 def _pcg(apply: Callable[[np.ndarray], np.ndarray], precond: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
-         lap: sp.csr_matrix | None, max_cg: int, rtol: float) -> np.ndarray:
-    """Preconditioned CG on the (n, k) system; one preconditioner solve when there is no coupling."""
+         lap: sp.csr_matrix | None, max_cg: int, rtol: float, rows: _Rows | None = None) -> np.ndarray:
+    """Preconditioned CG on the (n, k) system; one preconditioner solve when there is no coupling.
+
+    With ``rows``, the element-wise updates run on its row parts (the same bits); the dot products
+    stay whole, so their sums do not depend on the parts.
+    """
     if lap is None or lap.nnz == 0:
         return precond(b)
     X = np.zeros_like(b)
@@ -165,15 +169,31 @@ def _pcg(apply: Callable[[np.ndarray], np.ndarray], precond: Callable[[np.ndarra
     D = Z.copy()
     rz = float(np.vdot(R, Z))
     stop = rtol * float(np.sqrt(np.vdot(b, b)))
+    threaded = rows is not None and rows.pool is not None
     for _ in range(max_cg):
         AD = apply(D)
         alpha = rz / float(np.vdot(D, AD))
-        X += alpha * D
-        R -= alpha * AD
+        if threaded:
+            def update(r: slice, _: sp.csr_matrix | None) -> None:
+                X[r] += alpha * D[r]
+                R[r] -= alpha * AD[r]
+            rows.each(update)
+        else:
+            X += alpha * D
+            R -= alpha * AD
         if float(np.sqrt(np.vdot(R, R))) <= stop:
             break
         Z = precond(R)
         rz_new = float(np.vdot(R, Z))
-        D = Z + (rz_new / rz) * D
+        beta = rz_new / rz
+        if threaded:
+            D_next = np.empty_like(D)
+
+            def direction(r: slice, _: sp.csr_matrix | None) -> None:
+                D_next[r] = Z[r] + beta * D[r]
+            rows.each(direction)
+            D = D_next
+        else:
+            D = Z + beta * D
         rz = rz_new
     return X
