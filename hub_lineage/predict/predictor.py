@@ -5,12 +5,13 @@ A prediction is always made *from lineage*: the model's own observations are lef
 lineage Laplacian) is folded in as a new node, anchored only on scored relatives, so a model's
 predicted and actual scores can be compared honestly.
 
-The predictor directory holds (JSON and npz, no pickle):
+The predictor directory holds (JSON, npz and npy, no pickle):
 
 - ``lrmf.npz`` / ``lrmf.json``: the fitted estimator (:meth:`LRMF.save`);
-- ``graph.npz`` + ``graph_nodes.json``: the lineage graph as compact CSR arrays, so loading the
-  30,000-node crawl costs milliseconds instead of rebuilding a :class:`LineageGraph`;
-- ``observed.json``: each scored model's benchmark scores;
+- ``graph.npz`` + ``graph_nodes.npy``: the lineage graph as compact CSR arrays and its sorted node
+  names, so loading the 30,000-node crawl costs milliseconds instead of rebuilding a :class:`LineageGraph`;
+- ``observed_rows.npy`` + ``observed_scores.npy``: each scored model's benchmark scores
+  (:mod:`hub_lineage.predict.tables`; the ``.npy`` files are memory-mapped, read only where used);
 - ``meta.json``: version, benchmarks, items and their counts, hyper-parameters, interval calibration.
 """
 
@@ -44,13 +45,16 @@ from hub_lineage.model.foldin import fold_in
 from hub_lineage.predict.fit_params import default_params, fit_version, instance_params, jsonable
 from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
+from hub_lineage.predict.tables import ObservedScores
 
 if TYPE_CHECKING:
     from hub_lineage.data.store.database import Store
     from hub_lineage.lineage.hub import HubClient
     from hub_lineage.model.lrmf import LRMF
 
-FORMAT = 1
+FORMAT = 2
+#: Formats :meth:`Predictor.load` reads (1: node names and scores as JSON, read whole).
+READABLE_FORMATS = (1, 2)
 
 
 # -- the predictor ------------------------------------------------------------------------------
@@ -59,16 +63,16 @@ FORMAT = 1
 class Predictor:
     """A fitted LRMF with the lineage graph, observed scores and interval calibration it predicts with."""
 
-    def __init__(self, lrmf: LRMF, graph: CompactGraph, observed: dict[str, dict[str, float]],
-                 meta: dict[str, Any]) -> None:
+    def __init__(self, lrmf: LRMF, graph: CompactGraph,
+                 observed: dict[str, dict[str, float]] | ObservedScores, meta: dict[str, Any]) -> None:
         from hub_lineage.predict.intervals import ConformalIntervals
 
         self.lrmf = lrmf
         self.graph = graph
-        self._observed = observed
         self.meta = meta
         self.version: str = meta["version"]
         self.benchmarks: list[str] = list(meta["benchmarks"])
+        self._observed = observed  # a dict (fit, format 1) or the memory-mapped table: the same `in` and `get`
         self._item_benchmarks = list(meta["item_benchmarks"])
         self._item_counts = np.asarray(meta["item_counts"], dtype=np.float64)
         # instance-level fits score a benchmark by its items only (hub_lineage.predict.instance)
@@ -180,8 +184,15 @@ class Predictor:
         directory = Path(path) if path is not None else paths.default_predictor_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.lrmf.save(directory / "lrmf")
-        self.graph.save(directory)
-        write_atomic(directory / "observed.json", json.dumps(self._observed))
+        names = self.graph.save(directory)
+        table = self._observed if isinstance(self._observed, ObservedScores) else \
+            ObservedScores.from_dict(self._observed, names, self.benchmarks)
+        if table is not None:  # always after fit: every scored model is a graph node
+            table.save(directory)
+        else:
+            (directory / "observed_rows.npy").unlink(missing_ok=True)  # load prefers the table: no stale one
+            write_atomic(directory / "observed.json", json.dumps(self._observed))
+        self.meta["format"] = FORMAT
         # meta.json last: its presence marks a complete predictor directory
         write_atomic(directory / "meta.json", json.dumps(self.meta))
         self.path = directory
@@ -200,12 +211,18 @@ class Predictor:
                 "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
                 "../shared/data/hf_lineage_edges_2025-06.csv\n  hub-lineage fit")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
+        if meta.get("format") not in READABLE_FORMATS:
             raise NotFittedError(f"The predictor in {str(directory)!r} has format {meta.get('format')!r}, "
-                                 f"this hub-lineage reads format {FORMAT}: run `hub-lineage fit` again.")
+                                 f"this hub-lineage reads formats {', '.join(map(str, READABLE_FORMATS))}: "
+                                 "run `hub-lineage fit` again.")
         lrmf = LRMF.load(directory / "lrmf")
-        observed = json.loads((directory / "observed.json").read_text(encoding="utf-8"))
-        out = cls(lrmf, CompactGraph.load(directory), observed, meta)
+        graph = CompactGraph.load(directory)
+        observed: dict[str, dict[str, float]] | ObservedScores
+        if (directory / "observed_rows.npy").is_file():
+            observed = ObservedScores.load(directory, graph.nodes, meta["benchmarks"])
+        else:  # format 1 (or a table that could not be built): JSON, read whole
+            observed = json.loads((directory / "observed.json").read_text(encoding="utf-8"))
+        out = cls(lrmf, graph, observed, meta)
         out.path = directory
         return out
 

@@ -27,11 +27,12 @@ def predictor(predictor_dir):
 
 def test_saved_files_are_json_and_npz_only(predictor_dir):
     names = {p.name for p in predictor_dir.rglob("*") if p.is_file()}
-    assert names == {"meta.json", "observed.json", "graph.npz", "graph_nodes.json", "lrmf.json", "lrmf.npz"}
+    assert names == {"meta.json", "observed_rows.npy", "observed_scores.npy", "graph.npz", "graph_nodes.npy",
+                     "lrmf.json", "lrmf.npz"}
     meta = json.loads((predictor_dir / "meta.json").read_text())
     assert meta["benchmarks"] == ["ifeval", "bbh", "math", "gpqa", "musr", "mmlu_pro"]
     assert all(q is not None and q > 0 for q in meta["intervals"]["quantiles"])
-    assert MIDDLE in json.loads((predictor_dir / "graph_nodes.json").read_text())
+    assert MIDDLE.encode() in np.load(predictor_dir / "graph_nodes.npy", allow_pickle=False).tolist()
 
 
 def test_prediction_of_a_scored_model_is_from_lineage_with_actual_beside(predictor):
