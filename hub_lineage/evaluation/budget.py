@@ -174,6 +174,10 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
             if progress:
                 progress(f"seed {seed} fold {f + 1}/{len(folds)}: fitting on {len(task.matrix.models) - len(fold)} models")
             proba, difficulty, prior, theta_sd = _fit_fold(task, fold, seed, bench_cols, ks, level)
+            if progress:
+                progress("lrmf inner calibration: " + "; ".join(
+                    f"{b} prior sd {c.prior_sd:.3f}, scale " + ", ".join(f"K={k}: {s:.3f}" for k, s in c.scales.items())
+                    for b, c in prior.items()))
             for r, model in enumerate(fold):
                 row = task.matrix.values[task.matrix.model_index[model]]
                 for b in task.benches:
