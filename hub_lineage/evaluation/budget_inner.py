@@ -63,7 +63,8 @@ def offset_prior_sd(rows: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
 def interval_scales(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], ks: Sequence[int], prior_sd: float,
                     level: float, seed: int, bench: str) -> dict[int, float]:
     """Per K: the split-conformal ``level`` quantile of |estimate - truth| / half-width over
-    ``DRAWS`` K-item draws of each inner row (model, answers (N,), cold-start proba (N,)).
+    ``DRAWS`` K-item draws of each inner row (model, answers (N,), cold-start proba (N,)); at K = 0
+    one score per row (the draws would be copies, overstating the number of scores).
     K with fewer than 20 scores, or K >= N for every row, is left out."""
     from hub_lineage.predict.partial import lineage_estimate
 
@@ -75,7 +76,7 @@ def interval_scales(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], ks: Sequ
             if k >= n:
                 continue
             truth = float(y_all.mean())
-            for d in range(DRAWS):
+            for d in range(DRAWS if k else 1):  # K = 0 draws nothing: one score per model
                 rng = np.random.default_rng([seed, d, zlib.crc32(f"inner\0{model}\0{bench}".encode())])
                 seen = np.sort(rng.permutation(n)[:k])
                 e = lineage_estimate(y_all[seen], seen, proba, level=level, prior_sd=prior_sd)
