@@ -5,7 +5,9 @@ relative) are shuffled into folds; a held-out model contributes nothing to the f
 items nor its aggregate scores). Each fold fits LRMF once (items + aggregates, lineage Laplacian,
 co-response item graph) and a 1PL model once, on training models only; then for each held-out
 model and item benchmark a random permutation of its items (per seed) reveals the first K, for
-every K asked (nested draws), and each method estimates the full-benchmark accuracy.
+every K asked (nested draws), and each method estimates the full-benchmark accuracy. The lrmf
+method's offset prior and interval scales come from an inner split of the fold's training models
+(:mod:`hub_lineage.evaluation.budget_inner`).
 
 ``frontier``: the held-out models are the strongest fifth (mean accuracy over the item
 benchmarks) of the models with item answers, all in one fold; the rest trains.
@@ -26,6 +28,13 @@ import numpy as np
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import InvalidInputError
 from hub_lineage.evaluation import splits
+from hub_lineage.evaluation.budget_inner import (
+    OFFSET_PRIOR_SD,
+    Calibration,
+    inner_split,
+    interval_scales,
+    offset_prior_sd,
+)
 from hub_lineage.evaluation.budget_methods import (
     aipw_offset_estimate,
     irt_estimate,
@@ -36,9 +45,6 @@ from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.predict.instance import as_mixed, item_columns
 
 BUDGET_METHODS = ("lrmf", "random", "irt", "aipw")
-#: The logit-offset prior of the k-shot update (lrmf) when too few training models measure it
-#: (:func:`_offset_prior`). Fixed by design, not tuned.
-OFFSET_PRIOR_SD = 1.0
 
 
 @dataclass
@@ -99,44 +105,46 @@ def _lrmf_proba(task: BudgetTask, train: ObservationMatrix, test: Sequence[str],
     return predict_held_out(LRMF(**params), train, fit_graph, test, co_response_graph(train))
 
 
-def _offset_prior(task: BudgetTask, train: ObservationMatrix, seed: int, bench_cols: dict[str, np.ndarray]
-                  ) -> dict[str, float]:
-    """Per benchmark, the spread (sd, logits) of the offset between a cold-start lineage prediction
-    and the truth, measured on an inner split of the training models only (one extra fit): the
-    prior of the k-shot offset, so a few items move a good lineage prediction little."""
+def _inner_calibration(task: BudgetTask, train: ObservationMatrix, seed: int, bench_cols: dict[str, np.ndarray],
+                       ks: Sequence[int], level: float) -> dict[str, Calibration]:
+    """Per benchmark, the lrmf estimator's offset prior and interval scales per K, measured on an
+    inner split of the training models only (one extra fit; :mod:`budget_inner`)."""
     from hub_lineage.evaluation.held_out import training_matrix
-    from hub_lineage.model.irt import fit_offset, logit
 
-    rng = np.random.default_rng([seed, 7])
     item_rows = ~np.isnan(train.values[:, item_columns(train)]).all(axis=1)
     candidates = [m for m, has in zip(train.models, item_rows) if has and m in task.graph]
     if len(candidates) < 10:
-        return {b: OFFSET_PRIOR_SD for b in task.benches}
-    inner = list(rng.choice(candidates, max(10, len(candidates) // 5), replace=False))
+        return {b: Calibration() for b in task.benches}
+    strength = None
+    if task.frontier:  # mirror the outer split: the strongest fifth of the training models
+        acc = train.select_models(candidates).benchmark_scores()
+        strength = np.nanmean(acc[:, [train.benchmarks.index(b) for b in task.benches]], axis=1)
+    inner = inner_split(candidates, strength, seed)
     proba = _lrmf_proba(task, training_matrix(train, inner), inner, seed)
     out = {}
     for b in task.benches:
-        deltas = []
+        rows = []
         for r, model in enumerate(inner):
             row = train.values[train.model_index[model], bench_cols[b]]
             seen = ~np.isnan(row)
             if seen.sum() >= 20:
-                deltas.append(fit_offset(row[seen].astype(np.float64), logit(proba[r, bench_cols[b][seen]]), 0.0, 10.0)[0])
-        out[b] = float(max(np.sqrt(np.mean(np.square(deltas))), 0.05)) if len(deltas) >= 5 else OFFSET_PRIOR_SD
+                rows.append((model, row[seen].astype(np.float64), proba[r, bench_cols[b][seen]]))
+        prior = offset_prior_sd([(y, p) for _, y, p in rows])
+        out[b] = Calibration(prior, interval_scales(rows, ks, prior, level, seed, b))
     return out
 
 
-def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int, bench_cols: dict[str, np.ndarray]
-              ) -> tuple[np.ndarray, np.ndarray, dict[str, float], float]:
-    """Cold-start item probabilities of ``fold`` (n_fold, n_items) from LRMF, the lrmf offset prior
-    per benchmark, and the 1PL fit: item difficulties (n_items,; NaN off the item columns) and the
-    abilities' spread."""
+def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int, bench_cols: dict[str, np.ndarray],
+              ks: Sequence[int], level: float) -> tuple[np.ndarray, np.ndarray, dict[str, Calibration], float]:
+    """Cold-start item probabilities of ``fold`` (n_fold, n_items) from LRMF, the lrmf estimator's
+    inner calibration per benchmark, and the 1PL fit: item difficulties (n_items,; NaN off the
+    item columns) and the abilities' spread."""
     from hub_lineage.evaluation.held_out import training_matrix
     from hub_lineage.model.irt import fit_1pl
 
     train = training_matrix(task.matrix, fold)
     proba = _lrmf_proba(task, train, fold, seed)
-    prior = _offset_prior(task, train, seed, bench_cols)
+    prior = _inner_calibration(task, train, seed, bench_cols, ks, level)
     items = np.flatnonzero(item_columns(train))
     block = train.values[:, items]
     answered = ~np.isnan(block).all(axis=1)
@@ -165,7 +173,11 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
         for f, fold in enumerate(folds):
             if progress:
                 progress(f"seed {seed} fold {f + 1}/{len(folds)}: fitting on {len(task.matrix.models) - len(fold)} models")
-            proba, difficulty, prior, theta_sd = _fit_fold(task, fold, seed, bench_cols)
+            proba, difficulty, prior, theta_sd = _fit_fold(task, fold, seed, bench_cols, ks, level)
+            if progress:
+                progress("lrmf inner calibration: " + "; ".join(
+                    f"{b} prior sd {c.prior_sd:.3f}, scale " + ", ".join(f"K={k}: {s:.3f}" for k, s in c.scales.items())
+                    for b, c in prior.items()))
             for r, model in enumerate(fold):
                 row = task.matrix.values[task.matrix.model_index[model]]
                 for b in task.benches:
@@ -187,7 +199,8 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
                             elif m == "aipw":
                                 e = aipw_offset_estimate(y, seen, difficulty[cols], theta_sd, level)
                             else:
-                                e = lrmf_estimate(y, seen, proba[r, cols], prior[b], level)
+                                e = lrmf_estimate(y, seen, proba[r, cols], prior[b].prior_sd, level,
+                                                  prior[b].scales.get(k))
                             records[k][m].append((b, *e, actual))
         for k in ks:
             for m in methods:
@@ -252,5 +265,5 @@ def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     return None
 
 
-__all__ = ["BUDGET_METHODS", "BudgetTask", "evaluate_budget", "lineage_worth", "parse_budget",
+__all__ = ["BUDGET_METHODS", "OFFSET_PRIOR_SD", "BudgetTask", "evaluate_budget", "lineage_worth", "parse_budget",
            "prepare_budget", "run_budget"]

@@ -10,7 +10,9 @@ Every function takes a model's answers on the ``K`` revealed items of one benchm
 - ``aipw``: AIPW with a 1PL control variate (difficulty + a per-model offset fitted on the K
   items), no lineage;
 - ``lrmf``: AIPW with the lineage prediction's item probabilities, corrected by a per-model logit
-  offset fitted on the K items (:func:`hub_lineage.predict.partial.lineage_estimate`).
+  offset fitted on the K items (:func:`hub_lineage.predict.partial.lineage_estimate`); the offset
+  prior and the interval's scale per K are measured on training models
+  (:mod:`hub_lineage.evaluation.budget_inner`).
 """
 
 from __future__ import annotations
@@ -71,8 +73,9 @@ def aipw_offset_estimate(y: np.ndarray, seen: np.ndarray, difficulty: np.ndarray
     return e.estimate, e.low, e.high
 
 
-def lrmf_estimate(y: np.ndarray, seen: np.ndarray, proba: np.ndarray, prior_sd: float, level: float = 0.9) -> Triple:
-    e = lineage_estimate(y, seen, proba, level=level, prior_sd=prior_sd)
+def lrmf_estimate(y: np.ndarray, seen: np.ndarray, proba: np.ndarray, prior_sd: float, level: float = 0.9,
+                  scale: float | None = None) -> Triple:
+    e = lineage_estimate(y, seen, proba, level=level, prior_sd=prior_sd, scale=scale)
     return e.estimate, e.low, e.high
 
 

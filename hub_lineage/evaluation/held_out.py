@@ -56,13 +56,14 @@ def method_graph(params: dict[str, Any], matrix: ObservationMatrix, graph: Linea
 
 
 def predict_held_out(estimator: Estimator, matrix: ObservationMatrix, graph: LineageGraph,
-                     test: Sequence[str], instance_graph: Any = None) -> np.ndarray:
-    """Fit a clone of ``estimator`` on ``matrix`` without ``test``; predictions (n_test, n_items)."""
+                     test: Sequence[str], instance_graph: Any = None, **fit_kwargs: Any) -> np.ndarray:
+    """Fit a clone of ``estimator`` on ``matrix`` without ``test``; predictions (n_test, n_items).
+    ``fit_kwargs`` go to its ``fit`` (e.g. LRMF's warm start ``init``)."""
     est = clone(estimator)
     train = training_matrix(matrix, test)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter of 100s of fits; metrics tell the story
-        est.fit(train, graph, instance_graph)
+        est.fit(train, graph, instance_graph, **fit_kwargs)
         try:
             return np.asarray(est.predict_proba(list(test)), dtype=np.float64)
         except NoLineageError:
@@ -81,7 +82,7 @@ def predict_held_out(estimator: Estimator, matrix: ObservationMatrix, graph: Lin
 
 def cross_validated_predictions(estimator: Estimator, matrix: ObservationMatrix, graph: LineageGraph | None,
                                 models: Sequence[str], n_folds: int = 5, seed: int = 0,
-                                instance_graph: Any = None) -> np.ndarray:
+                                instance_graph: Any = None, **fit_kwargs: Any) -> np.ndarray:
     """Held-out benchmark predictions for ``models`` (n_models, n_benchmarks).
 
     ``models`` are shuffled with ``seed`` into ``n_folds`` folds; each fold is predicted by a clone
@@ -93,5 +94,5 @@ def cross_validated_predictions(estimator: Estimator, matrix: ObservationMatrix,
     pred = np.full((len(models), len(matrix.items)), np.nan)
     pos = {m: k for k, m in enumerate(models)}
     for fold in splits.kfold(list(models), min(n_folds, len(models)), seed):
-        pred[[pos[m] for m in fold]] = predict_held_out(estimator, matrix, graph, fold, instance_graph)
+        pred[[pos[m] for m in fold]] = predict_held_out(estimator, matrix, graph, fold, instance_graph, **fit_kwargs)
     return matrix.benchmark_scores(pred)

@@ -108,7 +108,7 @@ class LRMF(Estimator):
 
     def fit(self, matrix: ObservationMatrix, model_graph: LineageGraph | None = None,
             instance_graph: sp.spmatrix | None = None,
-            callback: Callable[[int, float], None] | None = None) -> LRMF:
+            callback: Callable[[int, float], None] | None = None, *, init: LRMF | None = None) -> LRMF:
         """Fit factors for every model of ``matrix`` and every node of ``model_graph``.
 
         Parameters
@@ -120,6 +120,10 @@ class LRMF(Estimator):
             Symmetric non-negative item adjacency (e.g. :func:`hub_lineage.model.embeddings.knn_graph`).
         callback : callable(iteration: int, loss: float) or None
             Called after every iteration.
+        init : fitted LRMF or None
+            Warm start (e.g. k-fold fits from the full fit): item parameters and the parameters of
+            the models observed in ``matrix`` start at ``init``'s (matched by name); every other
+            node starts at 0, as in a cold start, so a held-out model starts from no information.
         """
         import scipy.sparse as sp
 
@@ -156,7 +160,10 @@ class LRMF(Estimator):
         kappa = _chance_levels(self.chance, matrix.item_benchmarks)
         problem = Problem(y, w, kappa, lap_model.tocsr(), None if lap_item is None else lap_item.tocsr(),
                           float(self.reg), int(self.n_factors), bool(self.biases))
-        P, Q = self._init_params(problem, len(nodes))
+        if init is None:
+            P, Q = self._init_params(problem, len(nodes))
+        else:
+            P, Q = _warm_params(init, nodes, n_models, matrix.items)
         if self.solver == "reference":
             P, Q, curve, n_iter, converged = fit_reference(problem, P, Q, self.max_iter, self.tol, callback)
         elif self.solver.startswith("torch"):  # optional: torch loads only here
@@ -291,6 +298,26 @@ class LRMF(Estimator):
 
 
 # -- problem pieces ---------------------------------------------------------------------------
+
+def _warm_params(init: LRMF, nodes: Sequence[str], n_observed: int, items: Sequence[str]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Solver parameters ``(P (len(nodes), k), Q (len(items), k))`` taken from a fitted ``init``:
+    the first ``n_observed`` nodes (the matrix's models) and the items by name, the rest 0."""
+    f = init.factors_
+    k = f.width
+    P = np.zeros((len(nodes), k))
+    Q = np.zeros((len(items), k))
+    rows = [(i, f.node_index[n]) for i, n in enumerate(nodes[:n_observed]) if n in f.node_index]
+    if rows:
+        mine, theirs = (np.array(c, dtype=int) for c in zip(*rows))
+        P[mine] = f.rows(theirs)
+    item_index = {it: j for j, it in enumerate(f.items)}
+    cols = [(i, item_index[it]) for i, it in enumerate(items) if it in item_index]
+    if cols:
+        mine, theirs = (np.array(c, dtype=int) for c in zip(*cols))
+        Q[mine] = f.item_params()[theirs]
+    return P, Q
+
 
 def _chance_levels(chance: str | None, item_benchmarks: Sequence[str]) -> np.ndarray | None:
     if chance is None:

@@ -209,11 +209,13 @@ __all__ = ["aggregate_cells", "as_mixed", "co_response_graph", "complete_scores"
 
 def mixed_validation(estimator: LRMF, matrix: ObservationMatrix, fit_graph: LineageGraph,
                      lineage_graph: LineageGraph, scores: np.ndarray, item_graph: sp.csr_matrix | None, *,
-                     n_folds: int = 5, seed: int = 0) -> Selection | None:
+                     n_folds: int = 5, seed: int = 0, init: LRMF | None = None) -> Selection | None:
     """Cold-start validation of a mixed (instance-level) fit: ``n_folds``-fold held-out benchmark
     predictions of the models with a scored relative, as a :class:`Selection` (``pred``/``actual``
     (n_models, n_benchmarks), ``scores`` their metrics) that calibrates the predictor's intervals
-    and fills ``fit --json``'s ``validation``. None with fewer than 2 x ``n_folds`` such models."""
+    and fills ``fit --json``'s ``validation``. None with fewer than 2 x ``n_folds`` such models.
+    ``init``: the full fit, the fold fits' warm start (a held-out model's own parameters start at 0,
+    so its prediction stays cold-start; the fold fits converge in fewer iterations)."""
     import warnings
 
     from hub_lineage.evaluation import metrics, splits
@@ -226,7 +228,9 @@ def mixed_validation(estimator: LRMF, matrix: ObservationMatrix, fit_graph: Line
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         pred = np.asarray(cross_validated_predictions(estimator, matrix, fit_graph, eligible, n_folds=n_folds,
-                                                      seed=seed, instance_graph=item_graph), dtype=np.float64)
+                                                      seed=seed, instance_graph=item_graph,
+                                                      **({} if init is None else {"init": init})),
+                          dtype=np.float64)
     actual = scores[[matrix.model_index[m] for m in eligible]]
     return Selection(params=dict(estimator.get_params()), scores=metrics.score_table(pred, actual, matrix.benchmarks),
                      pred=pred, actual=actual, models=list(eligible))

@@ -39,6 +39,8 @@ METHOD_SAMPLE = "sample mean, exact binomial (Clopper-Pearson) interval"
 METHOD_LINEAGE = "lineage prediction only (no item evaluated)"
 METHOD_AIPW = ("lineage + per-model offset fitted on the evaluated items; interval: AIPW with the lineage "
                "item probabilities as control variate (t, finite-population corrected)")
+#: Appended to the method when the interval's half-width was rescaled (``lineage_estimate(scale=)``).
+SCALED = "; half-width scaled by {scale:.3g} (split-conformal, calibrated on training models)"
 
 
 @dataclass(frozen=True)
@@ -227,7 +229,7 @@ def aipw_estimate(values: np.ndarray, proba_seen: np.ndarray, proba_all: np.ndar
 
 
 def lineage_estimate(values: np.ndarray, seen: np.ndarray, proba: np.ndarray, *, level: float = 0.9,
-                     prior_sd: float = 1.0) -> Estimate:
+                     prior_sd: float = 1.0, scale: float | None = None) -> Estimate:
     """Full-benchmark estimate from the lineage item probabilities ``proba`` (shape (N,)) and the
     answers ``values`` on the evaluated items ``seen`` (positions in ``proba``).
 
@@ -236,8 +238,20 @@ def lineage_estimate(values: np.ndarray, seen: np.ndarray, proba: np.ndarray, *,
     move it fully. Estimate: the evaluated answers plus the updated probabilities of the rest
     (more items never raise its expected error: tested on planted data). Interval: the AIPW
     t interval (finite-population corrected; the updated probabilities as control variate),
-    widened to contain the estimate when needed.
+    widened to contain the estimate when needed. ``scale``: the interval becomes the estimate
+    +- ``scale`` x its largest half-width (a factor calibrated on training models, e.g.
+    :func:`hub_lineage.evaluation.budget_inner.interval_scales`); the method says so.
     """
+    e = _lineage_estimate(values, seen, proba, level, prior_sd)
+    if scale is None or e.method == METHOD_COMPLETE:
+        return e
+    half = scale * max(e.high - e.estimate, e.estimate - e.low)
+    return Estimate(e.estimate, max(0.0, e.estimate - half), min(1.0, e.estimate + half), e.evaluated, e.items,
+                    e.method + SCALED.format(scale=scale))
+
+
+def _lineage_estimate(values: np.ndarray, seen: np.ndarray, proba: np.ndarray, level: float, prior_sd: float
+                      ) -> Estimate:
     from hub_lineage.model.irt import fit_offset, logit, sigmoid
 
     n_items = len(proba)

@@ -141,7 +141,7 @@ class Predictor:
             if calibrate:
                 say(f"calibrating intervals: {n_folds}-fold cold-start predictions")
                 selection = mixed_validation(LRMF(**lrmf_params), matrix, fit_graph, lineage_graph, scores,
-                                             item_graph, n_folds=n_folds, seed=seed)
+                                             item_graph, n_folds=n_folds, seed=seed, init=lrmf)
         benchmarks = matrix.benchmarks
         intervals = ConformalIntervals(coverage)
         if calibrate and selection is not None and selection.pred is not None:

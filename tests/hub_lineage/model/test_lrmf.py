@@ -266,3 +266,20 @@ def test_spectral_start_recovers_the_planted_factors():
     # The start's logits already rank the true probabilities well (a random start: AUC ~0.5).
     truth = data.true_proba(data.matrix.models)
     assert auc((truth > 0.5).astype(float), P @ Q.T) > 0.9
+
+
+def test_warm_start_from_the_full_fit_matches_a_cold_fit(data, split):
+    """k-fold calibration warm-starts each fold from the full fit: same cold-start predictions
+    (the held-out models' own parameters start at 0, so their answers do not leak), fewer iterations."""
+    train, held = split
+    kw = dict(lambda_lineage=0.3, reg=1e-2, random_state=0, tol=1e-7, max_iter=300)
+    full = LRMF(6, **kw).fit(data.matrix, data.graph)
+    cold = LRMF(6, **kw).fit(train, data.graph)
+    warm = LRMF(6, **kw).fit(train, data.graph, init=full)
+    assert warm.n_iter_ < cold.n_iter_
+    diff = np.abs(warm.predict_proba(held) - cold.predict_proba(held))
+    assert diff.mean() < 0.01 and diff.max() < 0.05, (diff.mean(), diff.max())
+    # the full fit itself predicts the held-out models from their own answers: much closer to them
+    actual = data.matrix.select_models(held).values
+    err = lambda p: float(np.nanmean(np.abs(p - actual)))  # noqa: E731
+    assert err(full.predict_proba(held)) < err(warm.predict_proba(held)) - 0.01
