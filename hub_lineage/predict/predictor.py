@@ -41,6 +41,8 @@ from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.weights import check_weight, normalise_weights
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.foldin import fold_in
+from hub_lineage.predict.correction import FILE as CORRECTION_FILE
+from hub_lineage.predict.correction import Correction
 from hub_lineage.predict.fit_params import default_params, fit_version, instance_params, jsonable
 from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
@@ -75,13 +77,16 @@ class Predictor:
         self._score_weights = self._item_counts * np.asarray(meta.get("score_mask", 1.0), dtype=np.float64)
         self.intervals = ConformalIntervals.from_dict(meta["intervals"])
         self.path: Path | None = None
+        #: the shipped correction (:mod:`hub_lineage.predict.correction`); None predicts uncorrected
+        self.correction: Correction | None = None
 
     # -- fitting ----------------------------------------------------------------------------
 
     @classmethod
     def fit(cls, store_or_matrix: Store | ObservationMatrix, graph: LineageGraph | None = None,
             *, coverage: float = 0.9, calibrate: bool = True, n_folds: int = 5, seed: int = 0, tune: bool = True,
-            progress: Callable[[str], None] | None = None, level: str = "auto", **params: Any) -> Predictor:
+            progress: Callable[[str], None] | None = None, level: str = "auto", correct: bool = True,
+            **params: Any) -> Predictor:
         """Choose LRMF's hyper-parameters as ``hub-lineage evaluate`` does, fit it on all observations
         and lineage (unscored intermediates included), and calibrate split-conformal intervals on
         held-out (cold-start) validation residuals.
@@ -97,6 +102,10 @@ class Predictor:
         likelihood, with a co-response item graph: :mod:`hub_lineage.predict.instance`; the instance
         setting's fixed hyper-parameters, validated by k-fold cold start) or ``auto`` (mixed when the
         store holds item answers).
+
+        ``correct``: train the correction ``evaluate`` scores (:mod:`hub_lineage.predict.correction`)
+        on the validation models (benchmark level, with ``calibrate``); the intervals are then
+        calibrated on its leave-one-out corrections and ``meta["validation"]`` scores those.
         """
         from hub_lineage.evaluation import splits
         from hub_lineage.evaluation.held_out import method_graph
@@ -140,7 +149,16 @@ class Predictor:
                                              item_graph, n_folds=n_folds, seed=seed)
         benchmarks = matrix.benchmarks
         intervals = ConformalIntervals(coverage)
-        if calibrate and selection is not None and selection.pred is not None:
+        correction = None
+        if correct and calibrate and not mixed and selection is not None and selection.pred is not None:
+            from hub_lineage.evaluation.metrics import score_table
+            from hub_lineage.predict.correction import train
+
+            say(f"training the correction on {len(selection.models)} validation models")
+            correction, post = train(selection, matrix, lineage_graph, coverage, seed)
+            intervals = post.model
+            selection.scores = score_table(post.stacker.loo_, selection.actual, matrix.benchmarks)
+        elif calibrate and selection is not None and selection.pred is not None:
             intervals.fit(selection.pred, selection.actual)
         else:
             # too few held-out residuals for a calibrated interval: say so with infinite width
@@ -164,13 +182,16 @@ class Predictor:
             "validation": {k: (None if not np.isfinite(v) else float(v))
                            for k, v in (selection.scores if selection is not None else {}).items()},
             "intervals": intervals.to_dict(),
+            "correction": None if correction is None else correction.corrected,
             "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),  # model cards name the predictor's date
         }
         if mixed:
             from hub_lineage.predict.instance import score_mask
 
             meta["score_mask"] = score_mask(matrix).tolist()
-        return cls(lrmf, compact, observed, meta)
+        out = cls(lrmf, compact, observed, meta)
+        out.correction = correction
+        return out
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -181,6 +202,10 @@ class Predictor:
         self.lrmf.save(directory / "lrmf")
         self.graph.save(directory)
         write_atomic(directory / "observed.json", json.dumps(self._observed))
+        if self.correction is not None:
+            self.correction.save(directory)
+        else:
+            (directory / CORRECTION_FILE).unlink(missing_ok=True)  # a stale one would be applied
         # meta.json last: its presence marks a complete predictor directory
         write_atomic(directory / "meta.json", json.dumps(self.meta))
         self.path = directory
@@ -205,6 +230,7 @@ class Predictor:
         lrmf = LRMF.load(directory / "lrmf")
         observed = json.loads((directory / "observed.json").read_text(encoding="utf-8"))
         out = cls(lrmf, CompactGraph.load(directory), observed, meta)
+        out.correction = Correction.load(directory)
         out.path = directory
         return out
 
@@ -280,6 +306,8 @@ class Predictor:
         local = local_system(model, lineage, self._observed, factors.node_index)
         folded = fold_in(factors, local.graph, [local.target], component=local.component, explain=local.target)
         mean = self._benchmark_scores(factors.proba(folded.rows))
+        if self.correction is not None:  # what `evaluate` scores: the same features, the same ridge
+            mean = self.correction.correct(model, mean, lineage, self._observed)
         # calibrated as `hub-lineage evaluate` measures it (no per-model scale); unknown parents widen
         low, high = self.intervals.interval(mean[None, :], np.array([widen]))
         predicted = {b: Interval(float(mean[k]), float(low[0, k]), float(high[0, k]))
