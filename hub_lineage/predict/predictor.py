@@ -157,6 +157,7 @@ class Predictor:
             say(f"training the correction on {len(selection.models)} validation models")
             correction, post = train(selection, matrix, lineage_graph, coverage, seed)
             intervals = post.model
+            plain = selection.scores  # what chose the hyper-parameters; the shipped model's are below
             selection.scores = score_table(post.stacker.loo_, selection.actual, matrix.benchmarks)
         elif calibrate and selection is not None and selection.pred is not None:
             intervals.fit(selection.pred, selection.actual)
@@ -183,6 +184,8 @@ class Predictor:
                            for k, v in (selection.scores if selection is not None else {}).items()},
             "intervals": intervals.to_dict(),
             "correction": None if correction is None else correction.corrected,
+            "validation_uncorrected": None if correction is None else {
+                k: (None if not np.isfinite(v) else float(v)) for k, v in plain.items()},
             "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),  # model cards name the predictor's date
         }
         if mixed:
