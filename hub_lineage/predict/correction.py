@@ -47,8 +47,11 @@ class _Links:
         self.lineage, self.root = lineage, root
 
     def get(self, node: str, default: Any = ()) -> list[str]:
-        out = {e.parent for e in self.lineage.parents(node) if bool(e.root) == self.root}
-        out.update(e.child for e in self.lineage.children(node) if bool(e.root) == self.root)
+        lineage = self.lineage
+        out = set() if node == lineage.hide else set(lineage.stored.neighbours(node, self.root))
+        if lineage.extra is not None:  # Hub, card or --parent edges
+            out.update(e.parent for e in lineage.extra.parents(node) if bool(e.root) == self.root)
+            out.update(e.child for e in lineage.extra.children(node) if bool(e.root) == self.root)
         return sorted(out) if out else list(default)
 
 
