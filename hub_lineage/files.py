@@ -3,12 +3,15 @@
 A crash, a full disk or an exception half-way leaves the old file (if any) byte for byte; the
 temporary file is removed. ``os.replace`` is atomic on POSIX and Windows within one directory,
 which is why the temporary file lives beside the target. A symlinked target is updated through
-the link (its target is replaced), not turned into a regular file.
+the link (its target is replaced), not turned into a regular file. A device or pipe is written in
+place (it cannot be replaced atomically, and must never be replaced by a regular file).
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +25,22 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     For writers that want a file name (``np.savez``, ``pyarrow.parquet.write_table``...).
     """
     target = Path(path)
+    try:
+        mode = os.stat(target).st_mode  # through links: /dev/stdout -> /proc/self/fd/1 -> a pipe
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, "is a directory, not a file to write", str(target))
+        # a device or a pipe (/dev/stdout, /dev/null, a FIFO): renaming a file over it would replace
+        # the device node itself (as root: /dev/full became a CSV), so it is written in place
+        try:
+            yield target
+        except OSError as exc:  # e.g. ENOSPC from /dev/full: name the file in the one-line error
+            if exc.filename is None:
+                raise OSError(exc.errno, exc.strerror, str(target)) from None
+            raise
+        return
     if target.is_symlink():
         target = Path(os.path.realpath(target))
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")

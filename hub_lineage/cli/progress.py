@@ -10,6 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def waiting(what: str) -> None:
+    """One stderr line before a step that waits on the network, on a terminal or not (a stalled
+    log should say what it waits for; the bars above hide themselves off a terminal)."""
+    import click
+
+    click.echo(f"{what} ...", err=True)
+
+
 class StepBar:
     """A bar of ``total`` steps advanced by each progress message, which it shows as its postfix."""
 

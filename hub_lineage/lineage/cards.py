@@ -96,6 +96,24 @@ def parse_card(text: str, source: str = README) -> Any:
         raise DataFormatError(f"Malformed YAML front matter in {source}: {problem}") from None
     except ValueError as exc:
         raise DataFormatError(f"Invalid front matter in {source}: {exc} (expected 'key: value' lines).") from None
+    except (TypeError, AttributeError):
+        # a known field of the wrong type (`tags: false`): huggingface_hub's ModelCardData raises
+        # TypeError on it; the front matter is still valid YAML, so read it as a plain mapping
+        return _front_matter(text, source)
+
+
+def _front_matter(text: str, source: str) -> dict[str, Any]:
+    import yaml
+
+    body = text.lstrip().split("\n", 1)[1]
+    block = re.split(r"^---[ \t]*$", body, maxsplit=1, flags=re.M)[0]
+    try:
+        data = yaml.safe_load(block)
+    except yaml.YAMLError as exc:
+        raise DataFormatError(f"Malformed YAML front matter in {source}: {' '.join(str(exc).split())}") from None
+    if not isinstance(data, dict):
+        raise DataFormatError(f"Invalid front matter in {source}: expected 'key: value' lines.")
+    return data
 
 
 def _card_dict(card: Any) -> dict[str, Any]:
@@ -321,16 +339,19 @@ def edges_from_card(path_or_text: str | Path, model_id: str, *,
             sibling = source_dir / name
             if sibling.is_file():
                 files[name] = sibling.read_text(encoding="utf-8")
-    tags = _card_dict(parse_card(text, str(path_or_text) if source_dir else README)).get("tags") or []
+    tags = _card_dict(parse_card(text, str(path_or_text) if source_dir else README)).get("tags")
+    tags = tags if isinstance(tags, list) else []  # `tags: false` or `tags: 5` names no tag
     return edges_from_repo(model_id, text, tags=[t for t in tags if isinstance(t, str)], files=files)
 
 
-def no_parents_reason(text: str, source: str) -> str:
-    """Why a card gave no parents, for the error that says so (no front matter, or no base_model)."""
+def no_parents_reason(text: str, source: str, other: str = "--parent") -> str:
+    """Why a card gave no parents, for the error that says so (no front matter, or no base_model);
+    ``other`` is the option that names the parents instead (``card`` has ``--model``, not ``--parent``)."""
     if not text.removeprefix("\ufeff").lstrip().startswith("---"):
         return (f"{source} has no YAML front matter ('---' lines at the top) stating its base_model: "
-                "add 'base_model: ORG/NAME' there, or name the parents with --parent")
-    return f"{source} states no base_model in its front matter: add 'base_model: ORG/NAME', or use --parent"
+                f"add 'base_model: ORG/NAME' there, or {'name the parents with ' if other == '--parent' else 'pass '}"
+                f"{other}")
+    return f"{source} states no base_model in its front matter: add 'base_model: ORG/NAME', or use {other}"
 
 
 def _read_card(path_or_text: str | Path) -> tuple[str, Path | None]:

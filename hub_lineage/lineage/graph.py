@@ -14,17 +14,27 @@ no direct parent, and the Laplacian weighs them separately.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from hub_lineage.errors import DataFormatError, LineageWarning
+from hub_lineage.lineage import cycles
 from hub_lineage.lineage.edges import ROOT, Edge, Relation
 from hub_lineage.lineage.walk import breadth_first
 
 if TYPE_CHECKING:  # scipy costs ~0.7 s of imports: only adjacency()/laplacian() load it
     import scipy.sparse as sp
+
+#: Why an edge given to the graph was not kept, as counted in :attr:`LineageGraph.dropped`.
+DROP_REASONS = {
+    "self_loop": "self-loop(s)",
+    "cycle": "edge(s) closing a cycle",
+    "root": "family-root edge(s) of models with a direct parent",
+    "duplicate": "duplicate(s) of an edge already there",
+}
 
 #: Up to this many new edges, each is checked for closing a cycle (and dropped if it does);
 #: larger batches (an edge list) are searched in one linear pass from the new edges' children.
@@ -34,13 +44,17 @@ SMALL_BATCH = 64
 class LineageGraph:
     """A directed lineage graph (child -> parent edges) over repo ids, kept acyclic."""
 
-    def __init__(self, edges: Iterable[Edge] = (), nodes: Iterable[str] = ()) -> None:
+    def __init__(self, edges: Iterable[Edge] = (), nodes: Iterable[str] = (),
+                 anchors: Iterable[str] | None = None) -> None:
         self._nodes: dict[str, None] = {}
         self._parents: dict[str, dict[str, Edge]] = {}
         self._children: dict[str, dict[str, Edge]] = {}
+        #: Edges given but not kept, by reason (see :data:`DROP_REASONS`): why a graph built from a
+        #: store holds fewer edges than the store (``hub-lineage fit`` says so).
+        self.dropped: Counter[str] = Counter()
         for node in nodes:
             self.add_node(node)
-        self.add_edges(edges)
+        self.add_edges(edges, anchors=anchors)
 
     # -- building -----------------------------------------------------------------------------
 
@@ -69,11 +83,13 @@ class LineageGraph:
         """
         edge = Edge(child, parent, Relation.parse(relation), weight, root)
         if child == parent:
+            self.dropped["self_loop"] += 1
             if warn:
                 warnings.warn(f"Ignored a self-loop on {child!r} (a model cannot be its own parent).",
                               LineageWarning, stacklevel=2)
             return False
         if child in self._nodes and parent in self._nodes and self._reaches(parent, child):
+            self.dropped["cycle"] += 1
             if warn:
                 warnings.warn(
                     f"Ignored the edge {child!r} -> {parent!r}: {parent!r} already descends from "
@@ -81,11 +97,13 @@ class LineageGraph:
             return False
         return self._insert(edge)
 
-    def add_edges(self, edges: Iterable[Edge]) -> int:
+    def add_edges(self, edges: Iterable[Edge], *, anchors: Iterable[str] | None = None) -> int:
         """Add many edges at once; break self-loops and cycles with one summary warning.
 
-        Returns the number of edges added. Cycles are broken after insertion with one linear-time
-        pass, which is much faster than checking each edge on a 30,000-edge crawl.
+        Returns the number of edges added. A cycle loses its edge farthest from ``anchors`` (default:
+        the models nothing descends from), whatever the order of ``edges`` (:mod:`.cycles`). Large
+        batches are searched after insertion in one linear pass, much faster than checking each edge
+        on a 30,000-edge crawl.
         """
         added = 0
         self_loops: list[str] = []
@@ -98,12 +116,20 @@ class LineageGraph:
                 added += 1
                 new.append(edge)
         if len(new) <= SMALL_BATCH:
-            # a few edges (a walk adding one repo's parents): drop the edge that closes a cycle, the
+            # a few edges (a walk adding one repo's parents): drop the new edge that closes a cycle, the
             # newest and so the farthest from where the walk started, never the queried model's own
-            broken = [e for e in new if self._reaches(e.parent, e.child) and self._drop(e)]
-        else:
-            broken = self._break_cycles(dict.fromkeys(e.child for e in new))  # only new edges can close one
+            closing = [e for e in new if self._reaches(e.parent, e.child)]
+            if len(closing) > 1:  # several: farthest first, as in bulk, so input order does not matter
+                dist = cycles.anchor_distance(self._parents, self._children, anchors)
+                closing.sort(key=lambda e: cycles.drop_order(e, dist), reverse=True)
+            broken = [e for e in closing if self._reaches(e.parent, e.child) and self._drop(e)]
+        else:  # only new edges can close a cycle: search from their children
+            broken = [e for e in cycles.edges_to_drop(self._parents, self._children,
+                                                      dict.fromkeys(e.child for e in new), anchors)
+                      if self._drop(e)]
         added -= len(broken)
+        self.dropped["self_loop"] += len(self_loops)
+        self.dropped["cycle"] += len(broken)
         if self_loops or broken:
             parts = []
             if self_loops:
@@ -131,13 +157,18 @@ class LineageGraph:
         parents = self._parents[edge.child]
         has_direct = any(not e.root for e in parents.values())
         if edge.root and has_direct:
+            self.dropped["root"] += 1
             return False
         old = parents.get(edge.parent)
         if old is not None and (old.root <= edge.root) and (old.weight is not None or edge.weight is None):
+            self.dropped["duplicate"] += 1
             return False  # keep the first direct label; the Hub's duplicates are not more right
+        if old is not None:
+            self.dropped["duplicate"] += 1  # the new edge replaces it (a direct or weighted one)
         if not edge.root and not has_direct:
-            for weak in [e for e in parents.values() if e.root]:
+            for weak in [e for e in parents.values() if e.root and e.parent != edge.parent]:
                 self.remove_edge(weak.child, weak.parent)
+                self.dropped["root"] += 1
         parents[edge.parent] = edge
         self._children[edge.parent][edge.child] = edge
         return old is None
@@ -149,30 +180,6 @@ class LineageGraph:
     def _drop(self, edge: Edge) -> bool:
         self.remove_edge(edge.child, edge.parent)
         return True
-
-    def _break_cycles(self, starts: Iterable[str] | None = None) -> list[Edge]:
-        """Remove back edges found by an iterative depth-first search from ``starts`` (default: every
-        node); return them."""
-        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
-        removed: list[Edge] = []
-        for start in self._nodes if starts is None else starts:
-            if start in state:
-                continue
-            state[start] = 1
-            stack: list[tuple[str, Iterator[str]]] = [(start, iter(list(self._parents[start])))]
-            while stack:
-                node, it = stack[-1]
-                parent = next(it, None)
-                if parent is None:
-                    state[node] = 2
-                    stack.pop()
-                elif state.get(parent) == 1:
-                    removed.append(self._parents[node][parent])
-                    self.remove_edge(node, parent)
-                elif parent not in state:
-                    state[parent] = 1
-                    stack.append((parent, iter(list(self._parents[parent]))))
-        return removed
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -294,14 +301,18 @@ class LineageGraph:
         rows: list[int] = []
         cols: list[int] = []
         vals: list[float] = []
+        collapsed: dict[str, str] = {}  # a node's collapsed target, once per node (not per edge)
         for parents in self._parents.values():
             for edge in parents.values():
                 if allowed is not None and edge.relation not in allowed:
                     continue
                 child, parent = edge.child, edge.parent
                 if collapse_quantized:
-                    child = self._collapsed(child, pos)
-                    parent = self._collapsed(parent, pos)
+                    if child not in collapsed:
+                        collapsed[child] = self._collapsed(child, pos)
+                    if parent not in collapsed:
+                        collapsed[parent] = self._collapsed(parent, pos)
+                    child, parent = collapsed[child], collapsed[parent]
                 i, j = pos.get(child), pos.get(parent)
                 if i is None or j is None or i == j:
                     continue

@@ -44,7 +44,7 @@ from hub_lineage.ids import check_repo_id
 from hub_lineage.lineage.cards import LINEAGE_FILES, README, edges_from_repo
 from hub_lineage.lineage.edges import Edge
 from hub_lineage.lineage.graph import LineageGraph
-from hub_lineage.lineage.hub_errors import EntryNotFoundError, Retry, hub_call
+from hub_lineage.lineage.hub_errors import NO_RETRY, EntryNotFoundError, Retry, hub_call
 from hub_lineage.lineage.walk import breadth_first
 
 if TYPE_CHECKING:
@@ -242,8 +242,11 @@ class HubClient:
     def _download(self, repo_id: str, filename: str) -> str | None:
         """A small text file of the repo (None when the repo has no such file)."""
         try:
-            path = self._call(repo_id, filename, lambda: self.api.hf_hub_download(
-                repo_id, filename, cache_dir=self.cache_dir / "files", etag_timeout=self.timeout_s))
+            # hf_hub_download retries a failing HEAD itself (5 times, 1-8 s apart): retrying it again
+            # here multiplied the waits (~100 s on a failing Hub), so this layer adds no retries
+            path = hub_call(lambda: self.api.hf_hub_download(
+                repo_id, filename, cache_dir=self.cache_dir / "files", etag_timeout=self.timeout_s),
+                repo_id=repo_id, what=filename, endpoint=self.endpoint, retry=NO_RETRY, retried_inside=True)
         except EntryNotFoundError:
             return None
         try:

@@ -16,12 +16,15 @@ not Hub failures propagate unchanged. The token is never put in a message.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from hub_lineage.errors import GatedRepoError, HubLineageError, HubUnavailableError, RepoNotFoundError
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -73,6 +76,7 @@ def hub_call(
     retry: Retry = DEFAULT_RETRY,
     write: bool = False,
     hint: str = "",
+    retried_inside: bool = False,
 ) -> T:
     """Run one huggingface_hub ``request`` with retries; raise hub-lineage's error if it fails.
 
@@ -87,11 +91,15 @@ def hub_call(
     write : the request pushes ``what`` to the repo: a 401/403 then means the token lacks
         write access rather than a gated repository.
     hint : a sentence added to "not found" messages (e.g. how such repos are named).
+    retried_inside : ``request`` retries by itself (``hf_hub_download`` does), so the message does
+        not count this layer's attempts.
     """
+    where = f"the Hub at {endpoint}" if endpoint else "the Hub"
     try:
-        return call_with_retries(request, retry)
+        return call_with_retries(request, retry, label=f"{what} of {repo_id} from {where}")
     except HubRequestFailed as failed:
-        where = f"the Hub at {endpoint}" if endpoint else "the Hub"
+        if retried_inside:
+            failed.attempts = -1
         raise hub_error(failed, repo_id=repo_id, what=what, where=where, repo_type=repo_type,
                         write=write, hint=hint, page_root=(endpoint or HUB_PAGE).rstrip("/")) from None
 
@@ -125,12 +133,15 @@ def hub_error(failed: HubRequestFailed, *, repo_id: str, what: str, where: str =
     if kind == "offline":
         return HubUnavailableError(f"Cannot {action}: huggingface_hub is in offline mode (HF_HUB_OFFLINE).")
     detail = f"HTTP {status}" if status else "timeout or connection error"
-    return HubUnavailableError(f"Cannot {action} {'on' if write else 'from'} {where}: {detail} after "
-                               f"{failed.attempts + 1} attempt(s).")
+    tries = "huggingface_hub's retries" if failed.attempts < 0 else f"{failed.attempts + 1} attempt(s)"
+    return HubUnavailableError(f"Cannot {action} {'on' if write else 'from'} {where}: {detail} after {tries}.")
 
 
-def call_with_retries(request: Callable[[], T], retry: Retry = DEFAULT_RETRY) -> T:
+def call_with_retries(request: Callable[[], T], retry: Retry = DEFAULT_RETRY, label: str = "") -> T:
     """Run one huggingface_hub request, retrying 429, 5xx and timeouts with exponential backoff.
+
+    Each wait is logged (INFO, one line naming ``label`` and why), so a command stalled on a
+    failing or slow Hub says on what it waits (the CLI shows the library's INFO lines on stderr).
 
     Raises :class:`HubRequestFailed` (kind, HTTP status, attempts made - 1) for a classified
     failure; unknown exceptions propagate unchanged.
@@ -147,10 +158,17 @@ def call_with_retries(request: Callable[[], T], retry: Retry = DEFAULT_RETRY) ->
                 wait = retry.backoff_s * (2 ** attempt)
                 if retry_after is not None:
                     wait = max(wait, min(retry_after, retry.max_backoff_s))
-                time.sleep(min(wait, retry.max_backoff_s))
+                wait = min(wait, retry.max_backoff_s)
+                logger.info("Waiting for the Hub: %s failed (%s); retry %d of %d in %.3g s ...",
+                            label or "a request", _why(exc, status), attempt + 1, retry.max_retries, wait)
+                time.sleep(wait)
                 attempt += 1
                 continue
             raise HubRequestFailed(kind, status, attempt) from exc
+
+
+def _why(exc: BaseException, status: int | None) -> str:
+    return f"HTTP {status}" if status else type(exc).__name__
 
 
 def classify(exc: BaseException) -> tuple[str, int | None, float | None]:

@@ -124,13 +124,13 @@ class LRMF(Estimator):
         import scipy.sparse as sp
 
         from hub_lineage.model.solvers.gauss_newton import FastSolver
+        from hub_lineage.model.solvers.prep import targets_and_weights
         from hub_lineage.model.solvers.reference import Problem, fit_reference
 
         self._check_params()
         values = matrix.values
         n_models, n_items = values.shape
-        mask = ~np.isnan(values)
-        if n_models == 0 or n_items == 0 or not mask.any():
+        if n_models == 0 or n_items == 0:
             raise InvalidInputError(f"Cannot fit LRMF on {matrix!r}: it has no observed cell.")
         nodes = list(matrix.models)
         if model_graph is not None:
@@ -149,13 +149,10 @@ class LRMF(Estimator):
         counts = matrix.item_counts.astype(np.float32)
         # Normalise by the mean count per evaluated model: each model's likelihood weighs as its
         # mean BCE per instance, so lambdas and reg mean the same whatever the data set's size.
-        scale = float(mask.sum(axis=0) @ counts.astype(np.float64)) / int(mask.any(axis=1).sum())
         # One float32 copy each (no float64 or broadcast temporaries: 260 MB each at 65M cells).
-        w = np.empty(values.shape, dtype=np.float32)
-        np.multiply(mask, (counts / np.float32(scale)).astype(np.float32)[None, :], out=w)
-        y = np.where(mask, values, np.float32(0)).astype(np.float32, copy=False)  # one pass (nan_to_num: 3)
-        observed_rows = mask.any(axis=1)
-        del mask
+        y, w, scale, observed_rows = targets_and_weights(values, counts)
+        if not observed_rows.any():
+            raise InvalidInputError(f"Cannot fit LRMF on {matrix!r}: it has no observed cell.")
         kappa = _chance_levels(self.chance, matrix.item_benchmarks)
         problem = Problem(y, w, kappa, lap_model.tocsr(), None if lap_item is None else lap_item.tocsr(),
                           float(self.reg), int(self.n_factors), bool(self.biases))

@@ -78,6 +78,14 @@ class Correction:
     def save(self, directory: Path) -> None:
         write_atomic(directory / FILE, json.dumps(self.to_dict()))
 
+    @staticmethod
+    def write(directory: Path, correction: Correction | None) -> None:
+        """Save ``correction``, or remove a stale file when there is none (it would be applied)."""
+        if correction is not None:
+            correction.save(directory)
+        else:
+            (directory / FILE).unlink(missing_ok=True)
+
     @classmethod
     def load(cls, directory: Path) -> Correction | None:
         """The saved correction, or None (an older predictor, or another feature set: uncorrected)."""
@@ -91,23 +99,29 @@ class Correction:
 
     # -- predicting -------------------------------------------------------------------------
 
-    def _scored(self, observed: Mapping[str, Mapping[str, float]]) -> tuple[dict[str, np.ndarray], MLA]:
+    def _scored(self, observed: Any) -> tuple[dict[str, np.ndarray], MLA]:
         """Scored models' benchmark scores (NaN where missing) and lineage averaging fitted on them."""
         if self._scores is None:
-            models = list(observed)
-            values = np.array([[observed[m].get(b, np.nan) for b in self.benchmarks] for m in models],
-                              dtype=np.float64).reshape(len(models), len(self.benchmarks))
+            if isinstance(observed, Mapping):
+                models = list(observed)
+                values = np.array([[observed[m].get(b, np.nan) for b in self.benchmarks] for m in models],
+                                  dtype=np.float64).reshape(len(models), len(self.benchmarks))
+            else:  # the predictor's ObservedScores table (node row -> score row)
+                nodes = np.flatnonzero(observed.row >= 0)
+                models = [observed.names[i] for i in nodes]
+                column = [observed.benchmarks.index(b) for b in self.benchmarks]
+                values = observed.values[observed.row[nodes]][:, column].astype(np.float64)
             matrix = ObservationMatrix(models, list(self.benchmarks), values, list(self.benchmarks),
                                        np.ones(len(self.benchmarks)), None, {})
             mla = MLA(fallback="mean").fit(matrix)
             self._scores = (dict(zip(models, values)), mla)
         return self._scores
 
-    def correct(self, model: str, pred: np.ndarray, lineage: Lineage,
-                observed: Mapping[str, Mapping[str, float]]) -> np.ndarray:
+    def correct(self, model: str, pred: np.ndarray, lineage: Lineage, observed: Any) -> np.ndarray:
         """``model``'s corrected benchmark prediction (n_benchmarks,) from its uncorrected ``pred``.
 
-        The model's own scores are never read: the relatives walks start from it and skip it.
+        ``observed``: {model: {benchmark: score}} or the predictor's ``ObservedScores`` table. The
+        model's own scores are never read: the relatives walks start from it and skip it.
         """
         scored, mla = self._scored(observed)
         index = RelativeIndex.from_links(_Links(lineage, False), _Links(lineage, True), self.max_hops)
@@ -124,15 +138,20 @@ class Correction:
 
 
 def train(selection: Any, matrix: ObservationMatrix, graph: Any, coverage: float, seed: int
-          ) -> tuple[Correction, Any]:
+          ) -> tuple[Correction, Any, dict[str, float | None]]:
     """Fit the correction on ``selection``'s validation models exactly as ``evaluate`` does per fold
-    (no test fold here); returns it and the intervals calibrated on its leave-one-out corrections."""
+    (no test fold here). Returns it, the intervals calibrated on its leave-one-out corrections and
+    the search's own (uncorrected) validation scores; ``selection.scores`` becomes the corrected
+    leave-one-out predictions' (what the shipped model scores on the validation models)."""
     from hub_lineage.evaluation.calibration import FoldPost
+    from hub_lineage.evaluation.metrics import score_table
 
     index = RelativeIndex(graph)
     post = FoldPost(selection, matrix, index, [], coverage, stack=True, adaptive=False, mla_graph=graph, seed=seed)
     assert post.stacker is not None
-    return Correction(post.stacker, matrix.benchmarks, index.max_hops, matrix.model_meta), post
+    plain = {k: (None if not np.isfinite(v) else float(v)) for k, v in selection.scores.items()}
+    selection.scores = score_table(post.stacker.loo_, selection.actual, matrix.benchmarks)
+    return Correction(post.stacker, matrix.benchmarks, index.max_hops, matrix.model_meta), post.model, plain
 
 
 __all__ = ["FILE", "FORMAT", "Correction", "train"]

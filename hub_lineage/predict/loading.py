@@ -100,19 +100,37 @@ def check_hub_reachable(timeout_s: float = 5.0) -> str:
     return endpoint
 
 
+def store_written_at(store: str | os.PathLike[str] | None) -> float | None:
+    """When the store (or its write-ahead log) was last written, as a file time; None without one.
+
+    ``hub-lineage fit`` records this before it reads the store, so an ingest that runs during a
+    fit makes the predictor stale (comparing with when the predictor was saved would miss it)."""
+    from pathlib import Path
+
+    db = Path(store) if store is not None else paths.default_store_path()
+    try:
+        return max(p.stat().st_mtime for p in (db, db.with_name(db.name + "-wal")) if p.exists())
+    except (OSError, ValueError):  # no store yet
+        return None
+
+
 def _say_if_stale(predictor: Predictor, store: str | os.PathLike[str] | None) -> None:
-    """Warn when the store was written after the predictor was saved (ingests it has not seen)."""
+    """Warn when the store was written after the predictor read it (ingests it has not seen)."""
     from pathlib import Path
 
     saved = getattr(predictor, "path", None)
     db = Path(store) if store is not None else paths.default_store_path()
-    if saved is None or not db.exists():
+    written = store_written_at(store)
+    if saved is None or written is None:
         return
-    try:
-        fitted = (Path(saved) / "meta.json").stat().st_mtime
-        written = max(p.stat().st_mtime for p in (db, db.with_name(db.name + "-wal")) if p.exists())
-    except OSError:
-        return
-    if written > fitted + 1.0:  # a second of slack: fit writes the predictor right after reading the store
+    read_at = predictor.meta.get("store_written_at")
+    if read_at is not None:
+        stale = written > float(read_at)  # written after fit read it, even during the fit
+    else:  # a predictor saved without it (library users, older fits): its save time, a second of slack
+        try:
+            stale = written > (Path(saved) / "meta.json").stat().st_mtime + 1.0
+        except OSError:
+            return
+    if stale:
         logger.warning("The store %s changed after this predictor was fitted: it does not know the latest "
                        "ingests. Run `hub-lineage fit` to use them.", db)

@@ -23,6 +23,7 @@ from hub_lineage.files import write_atomic
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.lineage.walk import breadth_first
+from hub_lineage.predict.tables import NameList, NodeNames
 
 #: How far (hops) the lineage walk goes from the predicted model through unscored relatives.
 MAX_HOPS = 3
@@ -38,10 +39,9 @@ RELATIONS = list(Relation)
 class CompactGraph:
     """A read-only lineage graph as CSR arrays: parents and children of a node in O(degree)."""
 
-    def __init__(self, nodes: list[str], child: np.ndarray, parent: np.ndarray, relation: np.ndarray,
+    def __init__(self, nodes: NodeNames | NameList, child: np.ndarray, parent: np.ndarray, relation: np.ndarray,
                  weight: np.ndarray, root: np.ndarray) -> None:
-        self.nodes = nodes
-        self.index = {n: i for i, n in enumerate(nodes)}
+        self.nodes = nodes  # sorted (format 2): a name's index is found by binary search, no dict of all names
         self.child, self.parent = child.astype(np.int64), parent.astype(np.int64)
         self.relation, self.weight, self.root = relation, weight, root
         n = len(nodes)
@@ -53,11 +53,12 @@ class CompactGraph:
     @classmethod
     def from_graph(cls, graph: LineageGraph, extra_nodes: Sequence[str] = ()) -> CompactGraph:
         nodes = list(dict.fromkeys([*graph.nodes, *extra_nodes]))
-        pos = {n: i for i, n in enumerate(nodes)}
+        names, position = NodeNames.from_names(nodes)
+        pos = {n: int(i) for n, i in zip(nodes, position)}
         edges = graph.edges
         rel_code = {r: k for k, r in enumerate(RELATIONS)}
         return cls(
-            nodes,
+            names,
             np.array([pos[e.child] for e in edges], dtype=np.int64),
             np.array([pos[e.parent] for e in edges], dtype=np.int64),
             np.array([rel_code[e.relation] for e in edges], dtype=np.int8),
@@ -70,14 +71,18 @@ class CompactGraph:
         return Edge(self.nodes[self.child[k]], self.nodes[self.parent[k]], RELATIONS[self.relation[k]],
                     None if np.isnan(w) else float(w), bool(self.root[k]))
 
+    def index_of(self, node: str) -> int | None:
+        """The node's index in :attr:`nodes`, or None."""
+        return self.nodes.index_of(node)
+
     def parents(self, node: str) -> list[Edge]:
-        i = self.index.get(node)
+        i = self.nodes.index_of(node)
         if i is None:
             return []
         return [self._edge(k) for k in self._by_child[self._child_ptr[i]:self._child_ptr[i + 1]]]
 
     def children(self, node: str) -> list[Edge]:
-        i = self.index.get(node)
+        i = self.nodes.index_of(node)
         if i is None:
             return []
         return [self._edge(k) for k in self._by_parent[self._parent_ptr[i]:self._parent_ptr[i + 1]]]
@@ -85,7 +90,7 @@ class CompactGraph:
     def neighbours(self, node: str, root: bool) -> list[str]:
         """Parents and children of ``node`` through family-root edges (``root``) or real ones, without
         building :class:`Edge` objects (the correction's relatives walk reads many nodes)."""
-        i = self.index.get(node)
+        i = self.nodes.index_of(node)
         if i is None:
             return []
         up = self._by_child[self._child_ptr[i]:self._child_ptr[i + 1]]
@@ -94,21 +99,32 @@ class CompactGraph:
         return [self.nodes[j] for j in ids]
 
     def __contains__(self, node: object) -> bool:
-        return node in self.index
+        return node in self.nodes
 
-    def save(self, directory: Path) -> None:
-        """Write ``graph.npz`` (edges as int32/float32 arrays) and ``graph_nodes.json``, each atomically."""
+    def save(self, directory: Path) -> NodeNames:
+        """Write ``graph.npz`` (edges as int32/float32 arrays) and ``graph_nodes.npy`` (sorted names),
+        each atomically; return the names as saved (sorted: a format-1 graph is renumbered here)."""
+        names, child, parent = self.nodes, self.child, self.parent
+        if not isinstance(names, NodeNames):
+            names, position = NodeNames.from_names(list(names))
+            child, parent = position[child], position[parent]
         buffer = io.BytesIO()
-        np.savez(buffer, child=self.child.astype(np.int32), parent=self.parent.astype(np.int32),
+        np.savez(buffer, child=child.astype(np.int32), parent=parent.astype(np.int32),
                  relation=self.relation, weight=self.weight.astype(np.float32), root=self.root)
         write_atomic(directory / "graph.npz", buffer.getvalue())
-        write_atomic(directory / "graph_nodes.json", json.dumps(self.nodes))
+        names.save(directory / "graph_nodes.npy")
+        return names
 
     @classmethod
     def load(cls, directory: Path) -> CompactGraph:
-        nodes = json.loads((directory / "graph_nodes.json").read_text(encoding="utf-8"))
+        """Read :meth:`save`'s files, or format 1's ``graph_nodes.json`` (names in edge-index order)."""
         with np.load(directory / "graph.npz") as z:
-            return cls(nodes, z["child"], z["parent"], z["relation"], z["weight"].astype(np.float64), z["root"])
+            child, parent = z["child"].astype(np.int64), z["parent"].astype(np.int64)
+            rest = z["relation"], z["weight"].astype(np.float64), z["root"]
+        if (directory / "graph_nodes.npy").is_file():
+            return cls(NodeNames.load(directory / "graph_nodes.npy"), child, parent, *rest)
+        nodes = json.loads((directory / "graph_nodes.json").read_text(encoding="utf-8"))
+        return cls(NameList(nodes), child, parent, *rest)
 
 
 class Lineage:
@@ -224,7 +240,7 @@ def local_system(model: str, lineage: Lineage, scored: Mapping[str, Any], fitted
     keep = free_set | set(anchors)
     local_edges = [Edge(rename.get(e.child, e.child), rename.get(e.parent, e.parent), e.relation, e.weight, e.root)
                    for e in edges if e.child in keep and e.parent in keep]
-    graph.add_edges(local_edges)
+    graph.add_edges(local_edges, anchors=[rename[model]])  # a cycle never loses the query's own parent edge
     scored_hops = [hops[a] for a in anchors if a in scored]
     if not scored_hops:
         raise NoLineageError(

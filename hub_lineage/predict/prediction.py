@@ -47,14 +47,21 @@ class Prediction:
     coverage: float = 0.9
 
     def to_json(self) -> dict[str, Any]:
-        """``{"model", "predicted": {BENCH: {"mean","low","high"}}, "actual": {BENCH: x} | None, "drivers": [...]}``."""
+        """``{"model", "predicted": {BENCH: {"mean","low","high"}}, "observed": {BENCH: x} | None, "drivers": [...]}``.
+
+        A measured score is ``observed`` in every command's JSON (docs/json.md); ``actual`` and a
+        driver's ``scores`` are deprecated aliases holding the same value, removed in 0.3.0.
+        """
+        observed = None if self.actual is None else {b: _r(v) for b, v in self.actual.items()}
         return {
             "model": self.model,
             "predicted": {b: {"mean": _r(i.mean), "low": _r(i.low), "high": _r(i.high)}
                           for b, i in self.predicted.items()},
-            "actual": None if self.actual is None else {b: _r(v) for b, v in self.actual.items()},
+            "observed": observed,
+            "actual": observed,  # deprecated alias of "observed" (removed in 0.3.0)
             "drivers": [{"model": d.model, "relation": d.relation, "hops": d.hops,
-                         "influence": _r(d.influence), "scores": d.scores} for d in self.drivers],
+                         "influence": _r(d.influence), "observed": d.scores,
+                         "scores": d.scores} for d in self.drivers],  # "scores": deprecated alias
             "unknown_parents": list(self.unknown_parents),
             "coverage": self.coverage,
         }

@@ -5,12 +5,13 @@ A prediction is always made *from lineage*: the model's own observations are lef
 lineage Laplacian) is folded in as a new node, anchored only on scored relatives, so a model's
 predicted and actual scores can be compared honestly.
 
-The predictor directory holds (JSON and npz, no pickle):
+The predictor directory holds (JSON, npz and npy, no pickle):
 
 - ``lrmf.npz`` / ``lrmf.json``: the fitted estimator (:meth:`LRMF.save`);
-- ``graph.npz`` + ``graph_nodes.json``: the lineage graph as compact CSR arrays, so loading the
-  30,000-node crawl costs milliseconds instead of rebuilding a :class:`LineageGraph`;
-- ``observed.json``: each scored model's benchmark scores;
+- ``graph.npz`` + ``graph_nodes.npy``: the lineage graph as compact CSR arrays and its sorted node
+  names, so loading the 30,000-node crawl costs milliseconds instead of rebuilding a :class:`LineageGraph`;
+- ``observed_rows.npy`` + ``observed_scores.npy``: each scored model's benchmark scores
+  (:mod:`hub_lineage.predict.tables`; the ``.npy`` files are memory-mapped, read only where used);
 - ``meta.json``: version, benchmarks, items and their counts, hyper-parameters, interval calibration.
 """
 
@@ -41,18 +42,20 @@ from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.weights import check_weight, normalise_weights
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.foldin import fold_in
-from hub_lineage.predict.correction import FILE as CORRECTION_FILE
-from hub_lineage.predict.correction import Correction
+from hub_lineage.predict.correction import Correction, train
 from hub_lineage.predict.fit_params import default_params, fit_version, instance_params, jsonable
 from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
+from hub_lineage.predict.tables import ObservedScores
 
 if TYPE_CHECKING:
     from hub_lineage.data.store.database import Store
     from hub_lineage.lineage.hub import HubClient
     from hub_lineage.model.lrmf import LRMF
 
-FORMAT = 1
+FORMAT = 2
+#: Formats :meth:`Predictor.load` reads (1: node names and scores as JSON, read whole).
+READABLE_FORMATS = (1, 2)
 
 
 # -- the predictor ------------------------------------------------------------------------------
@@ -61,24 +64,23 @@ FORMAT = 1
 class Predictor:
     """A fitted LRMF with the lineage graph, observed scores and interval calibration it predicts with."""
 
-    def __init__(self, lrmf: LRMF, graph: CompactGraph, observed: dict[str, dict[str, float]],
-                 meta: dict[str, Any]) -> None:
+    def __init__(self, lrmf: LRMF, graph: CompactGraph, observed: dict[str, dict[str, float]] | ObservedScores,
+                 meta: dict[str, Any], correction: Correction | None = None) -> None:
         from hub_lineage.predict.intervals import ConformalIntervals
 
         self.lrmf = lrmf
         self.graph = graph
-        self._observed = observed
         self.meta = meta
         self.version: str = meta["version"]
         self.benchmarks: list[str] = list(meta["benchmarks"])
+        self._observed = observed  # a dict (fit, format 1) or the memory-mapped table: the same `in` and `get`
         self._item_benchmarks = list(meta["item_benchmarks"])
         self._item_counts = np.asarray(meta["item_counts"], dtype=np.float64)
         # instance-level fits score a benchmark by its items only (hub_lineage.predict.instance)
         self._score_weights = self._item_counts * np.asarray(meta.get("score_mask", 1.0), dtype=np.float64)
         self.intervals = ConformalIntervals.from_dict(meta["intervals"])
         self.path: Path | None = None
-        #: the shipped correction (:mod:`hub_lineage.predict.correction`); None predicts uncorrected
-        self.correction: Correction | None = None
+        self.correction = correction  # the shipped correction; None predicts uncorrected
 
     # -- fitting ----------------------------------------------------------------------------
 
@@ -102,10 +104,6 @@ class Predictor:
         likelihood, with a co-response item graph: :mod:`hub_lineage.predict.instance`; the instance
         setting's fixed hyper-parameters, validated by k-fold cold start) or ``auto`` (mixed when the
         store holds item answers).
-
-        ``correct``: train the correction ``evaluate`` scores (:mod:`hub_lineage.predict.correction`)
-        on the validation models (benchmark level, with ``calibrate``); the intervals are then
-        calibrated on its leave-one-out corrections and ``meta["validation"]`` scores those.
         """
         from hub_lineage.evaluation import splits
         from hub_lineage.evaluation.held_out import method_graph
@@ -151,14 +149,8 @@ class Predictor:
         intervals = ConformalIntervals(coverage)
         correction = None
         if correct and calibrate and not mixed and selection is not None and selection.pred is not None:
-            from hub_lineage.evaluation.metrics import score_table
-            from hub_lineage.predict.correction import train
-
             say(f"training the correction on {len(selection.models)} validation models")
-            correction, post = train(selection, matrix, lineage_graph, coverage, seed)
-            intervals = post.model
-            plain = selection.scores  # what chose the hyper-parameters; the shipped model's are below
-            selection.scores = score_table(post.stacker.loo_, selection.actual, matrix.benchmarks)
+            correction, intervals, plain = train(selection, matrix, lineage_graph, coverage, seed)
         elif calibrate and selection is not None and selection.pred is not None:
             intervals.fit(selection.pred, selection.actual)
         else:
@@ -179,22 +171,20 @@ class Predictor:
             "n_models": len(matrix.models),
             "n_nodes": len(compact.nodes),
             "n_edges": int(compact.child.size),
+            "edges_dropped": dict(graph.dropped),  # given (e.g. stored) but not kept: fit's line says why
             "n_calibration": len(selection.models) if calibrate and selection is not None else 0,
             "validation": {k: (None if not np.isfinite(v) else float(v))
                            for k, v in (selection.scores if selection is not None else {}).items()},
             "intervals": intervals.to_dict(),
             "correction": None if correction is None else correction.corrected,
-            "validation_uncorrected": None if correction is None else {
-                k: (None if not np.isfinite(v) else float(v)) for k, v in plain.items()},
+            "validation_uncorrected": plain if correction is not None else None,
             "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),  # model cards name the predictor's date
         }
         if mixed:
             from hub_lineage.predict.instance import score_mask
 
             meta["score_mask"] = score_mask(matrix).tolist()
-        out = cls(lrmf, compact, observed, meta)
-        out.correction = correction
-        return out
+        return cls(lrmf, compact, observed, meta, correction)
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -203,12 +193,16 @@ class Predictor:
         directory = Path(path) if path is not None else paths.default_predictor_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.lrmf.save(directory / "lrmf")
-        self.graph.save(directory)
-        write_atomic(directory / "observed.json", json.dumps(self._observed))
-        if self.correction is not None:
-            self.correction.save(directory)
+        names = self.graph.save(directory)
+        table = self._observed if isinstance(self._observed, ObservedScores) else \
+            ObservedScores.from_dict(self._observed, names, self.benchmarks)
+        if table is not None:  # always after fit: every scored model is a graph node
+            table.save(directory)
         else:
-            (directory / CORRECTION_FILE).unlink(missing_ok=True)  # a stale one would be applied
+            (directory / "observed_rows.npy").unlink(missing_ok=True)  # load prefers the table: no stale one
+            write_atomic(directory / "observed.json", json.dumps(self._observed))
+        Correction.write(directory, self.correction)
+        self.meta["format"] = FORMAT
         # meta.json last: its presence marks a complete predictor directory
         write_atomic(directory / "meta.json", json.dumps(self.meta))
         self.path = directory
@@ -227,13 +221,18 @@ class Predictor:
                 "  hub-lineage ingest ../shared/data/open_llm_leaderboard_contents_2025-02-08.csv "
                 "../shared/data/hf_lineage_edges_2025-06.csv\n  hub-lineage fit")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("format") != FORMAT:
+        if meta.get("format") not in READABLE_FORMATS:
             raise NotFittedError(f"The predictor in {str(directory)!r} has format {meta.get('format')!r}, "
-                                 f"this hub-lineage reads format {FORMAT}: run `hub-lineage fit` again.")
+                                 f"this hub-lineage reads formats {', '.join(map(str, READABLE_FORMATS))}: "
+                                 "run `hub-lineage fit` again.")
         lrmf = LRMF.load(directory / "lrmf")
-        observed = json.loads((directory / "observed.json").read_text(encoding="utf-8"))
-        out = cls(lrmf, CompactGraph.load(directory), observed, meta)
-        out.correction = Correction.load(directory)
+        graph = CompactGraph.load(directory)
+        observed: dict[str, dict[str, float]] | ObservedScores
+        if (directory / "observed_rows.npy").is_file():
+            observed = ObservedScores.load(directory, graph.nodes, meta["benchmarks"])
+        else:  # format 1 (or a table that could not be built): JSON, read whole
+            observed = json.loads((directory / "observed.json").read_text(encoding="utf-8"))
+        out = cls(lrmf, graph, observed, meta, Correction.load(directory))
         out.path = directory
         return out
 
@@ -277,8 +276,16 @@ class Predictor:
                 f"No lineage is known for {repo_id!r} ("
                 + ("no base_model on its card" if extra is not None else "offline, its card was not read")
                 + ", and it is not in the lineage graph), so there is nothing to predict from. Name its parents instead, e.g. "
-                "`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md).")
+                "`hub-lineage predict --parent Qwen/Qwen2.5-7B:finetune` (or pass --card README.md)."
+                + self._observed_note(repo_id))
         return self._predict(repo_id, lineage, unknown=[])
+
+    def _observed_note(self, model: str) -> str:
+        """For a 'cannot predict' error about a scored model: its measured scores exist (issue 13)."""
+        if not self.observed(model):
+            return ""
+        return (f" {model!r} itself is scored, though: `hub-lineage export scores.csv --model {model}` "
+                "writes its observed scores.")
 
     def predict_edges(self, model: str, edges: Sequence[Edge]) -> Prediction:
         """Predict a hypothetical ``model`` made from the given parents (a card, recipe or ``--parent``).
@@ -306,7 +313,10 @@ class Predictor:
     def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
         factors = self.lrmf.factors_
         # one walk (local_system) and one solve: the fold-in also explains the model's row
-        local = local_system(model, lineage, self._observed, factors.node_index)
+        try:
+            local = local_system(model, lineage, self._observed, factors.node_index)
+        except NoLineageError as exc:
+            raise NoLineageError(str(exc) + self._observed_note(model)) from None
         folded = fold_in(factors, local.graph, [local.target], component=local.component, explain=local.target)
         mean = self._benchmark_scores(factors.proba(folded.rows))
         if self.correction is not None:  # what `evaluate` scores: the same features, the same ridge

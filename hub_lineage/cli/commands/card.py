@@ -73,15 +73,22 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, m
         # where the Hub or the store say otherwise (or nothing yet). Without any, --model's lineage.
         name = model_id or hypothetical_name(None, local.resolve().parent.name)
         stated = edges_from_card(local, name)
+        if not stated and not model_id:  # say why, naming the card (not a made-up local/... id)
+            from hub_lineage.errors import NoLineageError
+            from hub_lineage.lineage.cards import no_parents_reason
+
+            raise NoLineageError(no_parents_reason(text, str(local), "--model ORG/NAME (the model it describes)") + ".")
         if stated or not model_id:
             prediction = predictor.predict_edges(name, stated)
         else:
+            _say_hub(hub, f"Reading the lineage of {model_id}")
             prediction = predictor.predict(model_id, hub=hub, offline=offline)
     else:
         assert hub is not None or offline
         from hub_lineage.lineage.hub import HubClient
 
         client = hub if hub is not None else HubClient(offline=True)
+        _say_hub(hub, f"Reading the card and lineage of {target}")
         text = client.model_card_text(target)
         prediction = predictor.predict(target, hub=hub, offline=offline)
     name = repo_id or prediction.model
@@ -110,6 +117,13 @@ def card(target: str, model_id: str | None, out_path: Path | None, push: bool, m
     where = "a Predicted performance section" + (" and model-index (verified: false)" if model_index else "")
     click.echo(f"{destination}: " + (f"wrote predicted scores for {added} benchmark(s) into {where}."
                                      if changed else "already carries these hub-lineage predictions; unchanged."))
+
+
+def _say_hub(hub, what: str) -> None:
+    if hub is not None:  # online: the Hub may be slow or failing, so say what is awaited, and where
+        from hub_lineage.cli.progress import waiting
+
+        waiting(f"{what} from the Hub at {hub.endpoint}")
 
 
 def _hub_client(endpoint: str | None):

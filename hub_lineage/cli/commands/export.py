@@ -32,4 +32,5 @@ def export(out: Path, store_path: str | None, fmt: str | None, models: tuple[str
 
     with Store(store_path) as store:
         rows = store.export(out, fmt, models=list(models) or None, metric=metric)
-    click.echo(f"Wrote {rows} rows to {out}.")
+    # exported to a stream (/dev/stdout, a pipe): the summary must not end up inside the CSV
+    click.echo(f"Wrote {rows} rows to {out}.", err=not Path(out).is_file())

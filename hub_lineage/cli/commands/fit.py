@@ -16,6 +16,22 @@ def describe(meta: dict) -> dict:
             "validation": meta.get("validation", {}), "seconds": meta.get("seconds")}
 
 
+def graph_counts(meta: dict) -> str:
+    """Why the fitted graph's counts differ from the store's (issue 13): models are every stored
+    model (scored or a lineage node only), and stored edges the graph did not keep, by reason."""
+    from hub_lineage.lineage.graph import DROP_REASONS
+
+    models, nodes, kept = meta["n_models"], meta["n_nodes"], meta["n_edges"]
+    dropped = {k: v for k, v in meta.get("edges_dropped", {}).items() if v}
+    given = kept + sum(dropped.values())
+    line = (f"Counts: {nodes} models in the lineage graph, {models} of them scored ({nodes - models} "
+            f"unscored, e.g. intermediate models); {kept} edges kept of {given} given")
+    if dropped:
+        why = ", ".join(f"{n} {DROP_REASONS.get(k, k)}" for k, n in sorted(dropped.items(), key=lambda kv: -kv[1]))
+        return f"{line} (dropped: {why})."
+    return f"{line}."
+
+
 @click.command("fit")
 @store_option("Store to fit from")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -48,10 +64,15 @@ def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lin
 
     from hub_lineage.cli.progress import StepBar
 
+    from hub_lineage.predict.loading import store_written_at
+
     params = {} if lambda_lineage is None else {"lambda_lineage": lambda_lineage}
     start = time.perf_counter()
+    read_at = store_written_at(store_path)  # before reading: an ingest during the fit makes it stale
     with StepBar(2, "Fitting") as bar:  # the search, then the final fit
         predictor = Predictor.fit(Store(store_path), coverage=coverage, seed=seed, progress=bar, **params)
+    if read_at is not None:
+        predictor.meta["store_written_at"] = read_at
     path = predictor.save(out_dir)
     meta = predictor.meta
     out = {**describe(meta), "seconds": round(time.perf_counter() - start, 3)}
@@ -60,6 +81,7 @@ def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lin
         return
     click.echo(f"Fitted predictor {predictor.version} on {out['models']} scored models and "
                f"{out['nodes']} lineage nodes ({meta['n_edges']} edges) in {out['seconds']:.1f} s; saved to {path}")
+    click.echo(graph_counts(meta))
     chosen = ", ".join(f"{k} {v}" for k, v in out["params"].items() if k != "random_state")
     click.echo(f"Hyper-parameters (chosen on validation models): {chosen}")
     val = out["validation"]

@@ -24,8 +24,8 @@ from hub_lineage.lineage.render import FORMATS
               help="Local edge list CSV (source,target,edge); repeatable. Used offline and where the "
                    "Hub states no parent.")
 @offline_option("Do not contact the Hub: use the cache and --edges only (also HF_HUB_OFFLINE=1).")
-@click.option("--depth", type=click.IntRange(min=0), default=None,
-              help="Stop after this many generations (default: up to the roots).")
+@click.option("--depth", type=click.IntRange(min=1), default=None,
+              help="Stop after this many generations, at least 1 (default: up to the roots).")
 @endpoint_option()
 @store_option("Store whose lineage edges (from `hub-lineage ingest`) are used like --edges, when it exists")
 def lineage(repo_id: str, fmt: str, out_path: Path | None, predictor_dir: str | None,

@@ -26,7 +26,8 @@ class RankedBase:
     def to_json(self, benchmark: str) -> dict:
         out = self.prediction.to_json()
         return {"candidate": self.candidate, "benchmark": benchmark, "score": round(self.score, 4),
-                "predicted": out["predicted"], "candidate_actual": out["actual"]}
+                "predicted": out["predicted"], "candidate_observed": out["observed"],
+                "candidate_actual": out["observed"]}  # deprecated alias (docs/json.md), removed in 0.3.0
 
 
 def rank_bases(predictor: Predictor, candidates: list[str], benchmark: str, relation: str = "finetune"

@@ -68,6 +68,9 @@ class SafeDictReader(csv.DictReader):
     def fieldnames(self) -> Any:
         with decoding(self.path, 1):
             names = csv.DictReader.fieldnames.fget(self)  # type: ignore[attr-defined]
+        if names is not None and not getattr(self, "_unique", False):  # checked once, not per row
+            unique_columns(names, self.path)
+            self._unique = True
         return names
 
     @fieldnames.setter
@@ -87,4 +90,17 @@ def dict_reader(handle: IO[str], path: str | Path) -> SafeDictReader:
 def read_header(path: str | Path) -> list[str]:
     """The first row of a CSV file (its column names); [] for an empty file."""
     with open_text(path) as handle, decoding(path, 1):
-        return next(csv.reader(handle), [])
+        return unique_columns(next(csv.reader(handle), []), path)
+
+
+def unique_columns(names: list[str], path: str | Path) -> list[str]:
+    """``names``, refused when a (non-empty) column name appears twice: a row would silently keep
+    only the last of the two values."""
+    seen: set[str] = set()
+    for name in names:
+        key = name.strip().lstrip("\ufeff")
+        if key and key in seen:
+            raise DataFormatError(f"{str(path)!r} line 1: the column {key!r} appears more than once; give each "
+                                  "column a unique name (a row would keep only the last one's value).")
+        seen.add(key)
+    return names

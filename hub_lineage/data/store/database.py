@@ -81,6 +81,9 @@ class Store:
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else paths.default_store_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.exists() and not self.path.is_file():  # /dev/null, a pipe: SQLite said "corrupted"
+            raise StoreError(f"{str(self.path)!r} is not a regular file, so it cannot hold a hub-lineage store; "
+                             "it was left untouched. Pass --store with a file path.")
         if self.path.exists() and self.path.stat().st_size > 0:
             with self.path.open("rb") as handle:
                 head = handle.read(16)
@@ -350,7 +353,8 @@ class Store:
         edges = [Edge(names[c], names[p], Relation(rel), w, bool(root))
                  for c, p, root, rel, w in self.db.execute(
                      "SELECT child_id, parent_id, root, relation, weight FROM edges ORDER BY root")]
-        return LineageGraph(edges, nodes=self.models())
+        scored = self.models()  # a cycle loses its edge farthest from a scored model (lineage.cycles)
+        return LineageGraph(edges, nodes=scored, anchors=scored)
 
     def to_matrix(self, level: str = "benchmark", benchmarks: Sequence[str] | None = None,
                   models: Sequence[str] | None = None, metric: str | None = None) -> ObservationMatrix:

@@ -37,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from hub_lineage.errors import ModelFitError
-from hub_lineage.model.solvers.linear import solve_blocks, solve_shared
+from hub_lineage.model.solvers.linear import solve_blocks, solve_shared, spmm
 from hub_lineage.model.solvers.reference import Problem, cell_terms
 from hub_lineage.model.threads import n_threads, single_threaded_blas
 
@@ -76,9 +76,9 @@ class FastSolver:
 
     def reg_value(self, P: np.ndarray, Q: np.ndarray) -> float:
         p = self.p
-        value = float((P * (p.lap_model @ P)).sum()) + p.reg * float((P * P).sum() + (Q * Q).sum())
+        value = float((P * spmm(p.lap_model, P)).sum()) + p.reg * float((P * P).sum() + (Q * Q).sum())
         if p.lap_item is not None:
-            value += float((Q * (p.lap_item @ Q)).sum())
+            value += float((Q * spmm(p.lap_item, Q)).sum())
         return value
 
     def features(self, A: np.ndarray) -> np.ndarray:
@@ -190,7 +190,7 @@ class FastSolver:
         full = 2 * p.reg * A
         full[:grad.shape[0]] += grad
         if lap is not None:
-            full += 2 * (lap @ A)
+            full += 2 * spmm(lap, A)
         first, H = curv
         if H is None:
             blocks = first.copy()

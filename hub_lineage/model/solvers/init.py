@@ -30,10 +30,15 @@ def spectral_init(problem: Problem, rng: np.random.Generator, power: int = 1) ->
     block = max(1, min(n, _BLOCK_CELLS // m))
     seen = np.zeros(m)
     total = np.zeros(m)
-    for start in range(0, n, block):  # y is 0 where unobserved
+
+    def counts(start: int) -> tuple[np.ndarray, np.ndarray]:  # y is 0 where unobserved
         b = slice(start, min(n, start + block))
-        seen += np.count_nonzero(problem.w[b], axis=0)
-        total += problem.y[b].sum(axis=0)
+        return np.count_nonzero(problem.w[b], axis=0), problem.y[b].sum(axis=0)
+
+    with ThreadPoolExecutor(n_threads()) as pool:  # blocks in threads, summed in block order: same bits
+        for block_seen, block_total in pool.map(counts, range(0, n, block)):
+            seen += block_seen
+            total += block_total
     mean = np.clip(total / np.maximum(seen, 1), 0.02, 0.98)
     center = (mean if problem.biases else np.full(m, 0.5)).astype(np.float32)
     factor = np.float32(4.0 * n * m / max(seen.sum(), 1.0))

@@ -12,9 +12,18 @@ same PCG (:func:`_pcg`) with a block-Jacobi preconditioner that is exact per row
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import scipy.sparse as sp
+
+from hub_lineage.model.threads import n_threads
+
+_SPLIT_NNZ = 100_000  # Laplacians with fewer non-zeros and rows are multiplied in one piece
+_SPLIT_ROWS = 8192    # (many rows: the preconditioner's dense k x k work per row dominates)
+_ROW_PARTS = 4        # else in this many row parts, whatever the thread count (fixed: same bits)
 
 
 def solve_blocks(blocks: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad: np.ndarray,
@@ -35,12 +44,13 @@ def solve_blocks(blocks: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad
         Z[:n_obs] = np.matmul(pre_inv, R[:n_obs, :, None])[:, :, 0]
         return Z
 
-    def apply(D: np.ndarray) -> np.ndarray:
-        out = 2 * (lap @ D) + 2 * reg * D
-        out[:n_obs] += np.matmul(blocks, D[:n_obs, :, None])[:, :, 0]
-        return out
+    with _row_split(lap) as rows:
+        def apply(D: np.ndarray) -> np.ndarray:
+            out = 2 * rows.product(D) + 2 * reg * D
+            out[:n_obs] += np.matmul(blocks, D[:n_obs, :, None])[:, :, 0]
+            return out
 
-    return _pcg(apply, precond, -grad, lap, max_cg, rtol)
+        return _pcg(apply, precond, -grad, lap, max_cg, rtol)
 
 
 def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, reg: float, grad: np.ndarray,
@@ -59,20 +69,98 @@ def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, re
     sc[:n_obs] = scale
     inv = 1.0 / np.maximum(sc[:, None] * np.maximum(lam, 0)[None, :] + deg[:, None], 1e-300)
 
-    def precond(R: np.ndarray) -> np.ndarray:
-        return ((R @ E) * inv) @ E.T
+    # Both operators work row by row, so their row parts run on threads (with the same bits).
+    with _row_split(lap, n) as rows:
+        def precond(R: np.ndarray) -> np.ndarray:
+            out = np.empty_like(R)
 
-    def apply(D: np.ndarray) -> np.ndarray:
-        out = 2 * (lap @ D) + 2 * reg * D
-        out[:n_obs] += scale[:, None] * (D[:n_obs] @ H)
+            def part(r: slice, _: sp.csr_matrix | None) -> None:
+                out[r] = ((R[r] @ E) * inv[r]) @ E.T
+            rows.each(part)
+            return out
+
+        def apply(D: np.ndarray) -> np.ndarray:
+            out = np.empty_like(D)
+
+            def part(r: slice, block: sp.csr_matrix | None) -> None:
+                o = 2 * (block @ D) + 2 * reg * D[r]
+                obs = slice(r.start, min(r.stop, n_obs))
+                if obs.start < obs.stop:
+                    o[:obs.stop - r.start] += scale[obs, None] * (D[obs] @ H)
+                out[r] = o
+            rows.each(part)
+            return out
+
+        return _pcg(apply, precond, -grad, lap, max_cg, rtol, rows)
+
+
+def spmm(lap: sp.csr_matrix, D: np.ndarray) -> np.ndarray:
+    """``lap @ D`` for one product, rows split over threads as in :func:`_row_split` (same bits)."""
+    with _row_split(lap) as rows:
+        return rows.product(D)
+
+
+class _Rows:
+    """Row parts ``(rows, lap[rows])`` of a system and the threads that run them."""
+
+    def __init__(self, lap: sp.csr_matrix | None, parts: list[tuple[slice, sp.csr_matrix | None]],
+                 pool: ThreadPoolExecutor | None) -> None:
+        self.lap, self.parts, self.pool = lap, parts, pool
+
+    def each(self, fn: Callable[[slice, sp.csr_matrix | None], None]) -> None:
+        """``fn(rows, lap_rows)`` for every part, on the threads when there are several parts."""
+        if self.pool is None:
+            for rows, block in self.parts:
+                fn(rows, block)
+        else:
+            list(self.pool.map(lambda part: fn(*part), self.parts))
+
+    def product(self, D: np.ndarray) -> np.ndarray:
+        """``lap @ D`` (the same bits in parts: each row's sum is computed as in one product)."""
+        if len(self.parts) == 1:
+            return self.lap @ D
+        out = np.empty((self.lap.shape[0], D.shape[1]), dtype=np.result_type(self.lap.dtype, D.dtype))
+
+        def part(rows: slice, block: sp.csr_matrix | None) -> None:
+            out[rows] = block @ D
+        self.each(part)
         return out
 
-    return _pcg(apply, precond, -grad, lap, max_cg, rtol)
+
+@contextmanager
+def _row_split(lap: sp.csr_matrix | None, n: int | None = None) -> Iterator[_Rows]:
+    """``lap``'s rows (``n`` of them) split into ``_ROW_PARTS`` parts of about equal work, run
+    on up to :func:`n_threads` threads; one part when ``lap`` is small (few non-zeros and rows) or absent.
+
+    scipy's sparse products release the GIL; the PCG's sparse products (the item side's kNN
+    Laplacian: 21,606 rows, 730K non-zeros, 33 columns) were its largest single-threaded cost
+    (docs/performance.md). The parts do not depend on the thread count, so neither do the bits
+    (a row-part matrix product may round differently from the whole one: the split is fixed).
+    """
+    n = lap.shape[0] if lap is not None else int(n or 0)
+    if lap is None or getattr(lap, "format", None) != "csr" or (lap.nnz < _SPLIT_NNZ and n < _SPLIT_ROWS):
+        yield _Rows(lap, [(slice(0, n), lap)], None)
+        return
+    # parts of about equal work: a row costs its non-zeros plus ~32 for its dense k x k products
+    work = lap.indptr + 32 * np.arange(n + 1)
+    cuts = np.searchsorted(work, np.linspace(0, work[-1], _ROW_PARTS + 1)[1:-1])
+    bounds = sorted({0, n, *(int(c) for c in cuts if 0 < c < n)})
+    parts = [(slice(a, b), lap[a:b]) for a, b in zip(bounds[:-1], bounds[1:])]
+    threads = min(n_threads(), len(parts))
+    if threads <= 1:
+        yield _Rows(lap, parts, None)
+        return
+    with ThreadPoolExecutor(threads) as pool:
+        yield _Rows(lap, parts, pool)
 
 
 def _pcg(apply: Callable[[np.ndarray], np.ndarray], precond: Callable[[np.ndarray], np.ndarray], b: np.ndarray,
-         lap: sp.csr_matrix | None, max_cg: int, rtol: float) -> np.ndarray:
-    """Preconditioned CG on the (n, k) system; one preconditioner solve when there is no coupling."""
+         lap: sp.csr_matrix | None, max_cg: int, rtol: float, rows: _Rows | None = None) -> np.ndarray:
+    """Preconditioned CG on the (n, k) system; one preconditioner solve when there is no coupling.
+
+    With ``rows``, the element-wise updates run on its row parts (the same bits); the dot products
+    stay whole, so their sums do not depend on the parts.
+    """
     if lap is None or lap.nnz == 0:
         return precond(b)
     X = np.zeros_like(b)
@@ -81,15 +169,31 @@ def _pcg(apply: Callable[[np.ndarray], np.ndarray], precond: Callable[[np.ndarra
     D = Z.copy()
     rz = float(np.vdot(R, Z))
     stop = rtol * float(np.sqrt(np.vdot(b, b)))
+    threaded = rows is not None and rows.pool is not None
     for _ in range(max_cg):
         AD = apply(D)
         alpha = rz / float(np.vdot(D, AD))
-        X += alpha * D
-        R -= alpha * AD
+        if threaded:
+            def update(r: slice, _: sp.csr_matrix | None) -> None:
+                X[r] += alpha * D[r]
+                R[r] -= alpha * AD[r]
+            rows.each(update)
+        else:
+            X += alpha * D
+            R -= alpha * AD
         if float(np.sqrt(np.vdot(R, R))) <= stop:
             break
         Z = precond(R)
         rz_new = float(np.vdot(R, Z))
-        D = Z + (rz_new / rz) * D
+        beta = rz_new / rz
+        if threaded:
+            D_next = np.empty_like(D)
+
+            def direction(r: slice, _: sp.csr_matrix | None) -> None:
+                D_next[r] = Z[r] + beta * D[r]
+            rows.each(direction)
+            D = D_next
+        else:
+            D = Z + beta * D
         rz = rz_new
     return X

@@ -64,3 +64,68 @@ def test_fixed_lambda_is_kept_and_the_table_says_it_in_words(store, tmp_path):
 def _json_tail(text: str) -> dict:
     """The JSON object the command printed (progress lines go to stderr, mixed in by CliRunner)."""
     return json.loads(text[text.index("{"):])
+
+
+def test_fit_says_why_its_graph_has_fewer_edges_than_ingest_added(store, tmp_path):
+    """ingest's edges_added and fit's graph differ by what the graph refuses (issue 13): the table
+    line names both numbers and each reason; --json keeps issue 12's five keys."""
+    import shutil
+
+    from hub_lineage.data.store.database import Store
+
+    copy = str(tmp_path / "store.sqlite")
+    shutil.copy(store, copy)
+    with Store(copy) as s:
+        scored = sorted(s.to_matrix(level="benchmark").models)
+    a = scored[0]
+    first = tmp_path / "edges1.csv"  # a self-loop, a duplicate row, a direct parent for a scored model
+    first.write_text(f"source,target,edge\nx/loop,x/loop,finetuned\nx/q,x/p,finetuned\nx/q,x/p,finetuned\n"
+                     f"x/p,{a},finetuned\n")  # source is the parent: a <- x/p <- x/q
+    second = tmp_path / "edges2.csv"  # x/q's parent a closes the cycle a <- x/p <- x/q <- a across files
+    second.write_text(f"source,target,edge\n{a},x/q,finetuned\n")
+    counts = [_json_tail(_run(["ingest", str(f), "--store", copy, "--json"])) for f in (first, second)]
+    added = sum(c["edges_added"] for c in counts)
+    assert added == 3  # the self-loop and the repeated row are not stored
+    with Store(copy) as s:
+        stored = s.db.execute("SELECT COUNT(*) FROM edges").fetchone()[0]
+    text = _run(["fit", "--store", copy, "--out", str(tmp_path / "p"), "--lambda-lineage", "0.05"])
+    line = next(x for x in text.splitlines() if x.startswith("Counts:"))
+    meta = json.loads((tmp_path / "p" / "meta.json").read_text())
+    kept, dropped = meta["n_edges"], meta["edges_dropped"]
+    assert kept + sum(dropped.values()) == stored  # every stored edge kept or dropped for a named reason
+    assert dropped["cycle"] == 1 and dropped["root"] >= 1  # a's family-root edge: it has a direct parent now
+    assert f"{kept} edges kept of {stored} given" in line and "1 edge(s) closing a cycle" in line
+    assert "family-root edge(s) of models with a direct parent" in line
+    assert f"{meta['n_nodes']} models in the lineage graph, {meta['n_models']} of them scored" in line
+    out = _json_tail(_run(["fit", "--store", copy, "--out", str(tmp_path / "q"), "--lambda-lineage", "0.05",
+                           "--json"]))
+    assert list(out) == ["models", "nodes", "params", "validation", "seconds"]
+
+
+def test_an_ingest_during_a_fit_makes_the_predictor_stale(store, tmp_path, capsys):
+    """fit records when the store was last written before it read it: an ingest that lands while a
+    fit runs (store written after the read, predictor saved later still) is said, not missed."""
+    import os
+    import shutil
+
+    from cli_runner import run_main
+
+    from hub_lineage.data.store.database import Store
+
+    copy = tmp_path / "store.sqlite"
+    shutil.copy(store, copy)
+    out_dir = tmp_path / "p"
+    _run(["fit", "--store", str(copy), "--out", str(out_dir), "--lambda-lineage", "0.05"])
+    meta = json.loads((out_dir / "meta.json").read_text())
+    with Store(str(copy)) as s:
+        model = s.models()[0]
+    args = ["predict", model, "--store", str(copy), "--predictor", str(out_dir), "--offline"]
+    code, _, err = run_main(args, capsys)
+    assert code == 0 and "changed after this predictor was fitted" not in err  # a fit alone is not stale
+    read_at = meta["store_written_at"]
+    for path in (copy, copy.with_name(copy.name + "-wal")):  # the race: written after the read ...
+        if path.exists():
+            os.utime(path, (read_at + 5, read_at + 5))
+    os.utime(out_dir / "meta.json", (read_at + 10, read_at + 10))  # ... and saved after that
+    code, _, err = run_main(args, capsys)
+    assert code == 0 and "changed after this predictor was fitted" in err

@@ -86,6 +86,9 @@ def test_lineage_depth(hub, capsys):
     assert set(json.loads(out)["nodes"]) == {"org/blend", "Qwen/Qwen2.5-7B-Instruct", "org/x"}
     code, _, err = run(["lineage", "org/blend", "--depth", "-1"], capsys)
     assert code == 2 and "-1" in err
+    # depth 0 looked nothing up, then said "no known parents" (issue 13): refused instead
+    code, out, err = run(["lineage", "org/blend", "--depth", "0"], capsys)
+    assert code == 2 and "x>=1" in err and "no known parents" not in out
 
 
 def test_lineage_errors_are_one_line_messages(hub, capsys, tmp_path):

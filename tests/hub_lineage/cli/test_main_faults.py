@@ -119,7 +119,7 @@ def test_an_unusable_home_is_one_line(tmp_path, capsys, monkeypatch, home):
     assert "HUB_LINEAGE_HOME" in one_line_error(code, err)
 
 
-@pytest.mark.parametrize("damage", ["meta.json", "observed.json"])
+@pytest.mark.parametrize("damage", ["meta.json", "observed_rows.npy", "graph_nodes.npy"])
 def test_a_damaged_predictor_says_refit_and_preflight_does_not_exit_1(tmp_path, capsys, damage):
     directory = tiny_predictor_dir(tmp_path / "predictor")
     target = directory / damage

@@ -210,3 +210,10 @@ def test_no_warning_for_clean_cards():
         warnings.simplefilter("error")
         for name in ("finetune", "adapter", "gguf", "merge", "no_metadata"):
             cards.edges_from_card(CARDS / name / "README.md", "me/x")
+
+
+@pytest.mark.parametrize("field", ["tags: false", "tags: 5", "license: [1, 2]", "pipeline_tag: 5"])
+def test_a_known_field_of_the_wrong_type_still_gives_the_base_model(field):
+    # `tags: false` made huggingface_hub's ModelCardData raise TypeError: exit 3 (found by the fuzzer)
+    text = f"---\nbase_model: alpha/base\n{field}\n---\n# card\n"
+    assert [(e.child, e.parent) for e in cards.edges_from_card(text, "org/x")] == [("org/x", "alpha/base")]

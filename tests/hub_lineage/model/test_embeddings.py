@@ -59,3 +59,20 @@ def test_top_k_prefilter_matches_argpartition():
     fast = np.sort(np.take_along_axis(sims, _top_k(sims, 20, sample=512), axis=1), axis=1)
     full = np.sort(np.take_along_axis(sims, np.argpartition(sims, 9000 - 20, axis=1)[:, -20:], axis=1), axis=1)
     np.testing.assert_array_equal(fast, full)
+
+
+@pytest.mark.parametrize("block", [64, 1000])
+def test_symmetric_tiles_find_the_exact_k_nearest(block):
+    from hub_lineage.model.embeddings import _knn_symmetric
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(1000, 12)).astype(np.float32)
+    X[500] = X[7]  # a duplicate: similarity 1 both ways, ties elsewhere keep the lower column
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    cols, vals = _knn_symmetric(X, 10, block, sample_size=100)
+    sims = X @ X.T
+    np.fill_diagonal(sims, -np.inf)
+    exact = np.sort(np.partition(sims, 1000 - 10, axis=1)[:, -10:], axis=1)[:, ::-1]
+    np.testing.assert_allclose(vals.reshape(1000, 10), exact, atol=1e-6)  # each row's by decreasing value
+    assert cols.reshape(1000, 10)[7, 0] == 500 and cols.reshape(1000, 10)[500, 0] == 7
+    assert not (cols.reshape(1000, 10) == np.arange(1000)[:, None]).any()

@@ -27,12 +27,12 @@ def predictor(predictor_dir):
 
 def test_saved_files_are_json_and_npz_only(predictor_dir):
     names = {p.name for p in predictor_dir.rglob("*") if p.is_file()}
-    assert names == {"meta.json", "observed.json", "graph.npz", "graph_nodes.json", "lrmf.json", "lrmf.npz",
-                     "correction.json"}
+    assert names == {"meta.json", "observed_rows.npy", "observed_scores.npy", "graph.npz", "graph_nodes.npy",
+                     "lrmf.json", "lrmf.npz", "correction.json"}
     meta = json.loads((predictor_dir / "meta.json").read_text())
     assert meta["benchmarks"] == ["ifeval", "bbh", "math", "gpqa", "musr", "mmlu_pro"]
     assert all(q is not None and q > 0 for q in meta["intervals"]["quantiles"])
-    assert MIDDLE in json.loads((predictor_dir / "graph_nodes.json").read_text())
+    assert MIDDLE.encode() in np.load(predictor_dir / "graph_nodes.npy", allow_pickle=False).tolist()
 
 
 def test_prediction_of_a_scored_model_is_from_lineage_with_actual_beside(predictor):
@@ -176,3 +176,18 @@ def test_one_walk_and_one_solve_give_the_two_solve_numbers(predictor, model):
     top = sorted(reference.items(), key=lambda kv: -kv[1])[:5]
     assert [d.model for d in pred.drivers] == [m for m, _ in top]
     np.testing.assert_allclose([d.influence for d in pred.drivers], [w for _, w in top], rtol=0, atol=1e-9)
+
+
+def test_cannot_predict_a_scored_model_says_its_scores_are_observed():
+    # "its scores cannot be predicted" for a model whose scores are stored misled (issue 13)
+    from hub_lineage.data.matrix import ObservationMatrix
+
+    matrix, graph = tiny_data()
+    values = np.vstack([matrix.values, np.full((1, len(matrix.items)), 0.4, dtype=np.float32)])
+    lonely = ObservationMatrix([*matrix.models, "iso/alone"], matrix.items, values, matrix.item_benchmarks,
+                               matrix.item_counts)
+    graph.add_edge("iso/alone", "iso/unscored-parent")  # a parent, but no scored relative
+    predictor = Predictor.fit(lonely, graph, n_folds=3, n_factors=4, max_iter=30)
+    with pytest.raises(NoLineageError, match="itself is scored.*export scores.csv --model iso/alone"):
+        predictor.predict("iso/alone", offline=True)
+    assert predictor.predict("iso/unscored-parent", offline=True).predicted  # from its scored child

@@ -67,3 +67,17 @@ def test_ingest_counts_every_skipped_row(tmp_path):
         report = ingest_paths(store, [path])
     assert report.skipped == 500 and report.edges_added == 1
     assert sum("Skipped 500" in str(w.message) for w in said) == 1  # said once, still said
+
+
+def test_a_column_named_twice_is_refused_not_read_as_its_last_copy(tmp_path):
+    # source,target,edge,target stored org/b as the child of Qwen and dropped org/a without a word
+    path = tmp_path / "twice.csv"
+    path.write_text("source,target,edge,target\nQwen/Qwen2.5-7B,org/a,finetuned,org/b\n")
+    for read in (read_header, lambda p: list(edges.iter_edges(p)), detect.detect_format):
+        with pytest.raises(DataFormatError, match="'target' appears more than once"):
+            read(path)
+    store_path = tmp_path / "s.sqlite"
+    with Store(store_path) as store, pytest.raises(DataFormatError, match="twice.csv"):
+        ingest_paths(store, [path])
+    with Store(store_path) as store:
+        assert store.lineage_graph().edges == []

@@ -247,3 +247,15 @@ def test_an_ingest_failing_after_some_writers_ran_stores_nothing(tmp_path: Path,
         assert store.is_empty() and store.lineage_graph().edges == []
         monkeypatch.undo()
         assert ingest_paths(store, [edges, run]).to_json()["edges_added"] == 1
+
+
+def test_a_store_path_that_is_no_regular_file_is_named_as_such(tmp_path: Path) -> None:
+    # --store /dev/null was reported as a "corrupted" store
+    import os
+
+    fifo = tmp_path / "pipe.sqlite"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/null"), fifo):
+        if path.exists():
+            with pytest.raises(StoreError, match="is not a regular file"):
+                Store(path)

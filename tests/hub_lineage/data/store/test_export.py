@@ -115,3 +115,27 @@ def test_export_refuses_a_suffix_it_would_not_honour(tmp_path: Path, name: str) 
             store.export(tmp_path / name)
         assert not (tmp_path / name).exists()
         assert store.export(tmp_path / name, "csv") == 3  # asked for by name: written
+
+
+def test_export_to_a_pipe_keeps_the_summary_out_of_the_data(tmp_path: Path, capsys) -> None:
+    # `export /dev/stdout --format csv` failed (a temporary file beside /proc/N/fd/pipe:[...]), and the
+    # summary line would have landed inside the CSV: the pipe is written in place, the summary on stderr
+    import os
+    import threading
+
+    from cli_runner import run_main
+
+    run = write_run(tmp_path / "r", "org/m", "leaderboard_bbh_navigate", [1, 0, 1], metric="acc_norm")
+    db = tmp_path / "s.sqlite"
+    with Store(db) as store:
+        ingest_paths(store, [run])
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    code, out, err = run_main(["export", str(fifo), "--format", "csv", "--store", str(db)], capsys)
+    reader.join(10)
+    assert code == 0, err
+    assert out == "" and "Wrote 3 rows" in err
+    assert got[0].splitlines()[0].startswith("model,") and len(got[0].splitlines()) == 4
