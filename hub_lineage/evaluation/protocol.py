@@ -83,9 +83,9 @@ class ProtocolOptions:
     #: default: the adaptive kinds under-covered on a validation family (docs/results.md notes).
     intervals: str = "constant"
     #: Methods whose predictions get the name/metadata/relatives correction (:mod:`.stacking`).
-    #: None by default: the saved predictor (``hub-lineage fit``) does not apply it yet, and the
-    #: protocol's default must score the model users get.
-    stack: tuple[str, ...] = ()
+    #: LRMF by default: the saved predictor (``hub-lineage fit``) ships it
+    #: (:mod:`hub_lineage.predict.correction`), and the protocol's default must score the model users get.
+    stack: tuple[str, ...] = ("lrmf",)
     #: Give the correction lineage averaging's held-out prediction as one more feature.
     stack_mla: bool = True
     tune: bool = True

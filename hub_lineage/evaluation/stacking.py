@@ -105,13 +105,37 @@ class Stacker:
             self.loo_[np.flatnonzero(ok), b] = pred[ok, b] + loo
         return self
 
-    def correct(self, X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures) -> np.ndarray:
-        """Corrected predictions (n_models, n_benchmarks), clipped to [0, 1]."""
+    def correct(self, X: np.ndarray, pred: np.ndarray, feats: RelativeFeatures,
+                neutral: np.ndarray | None = None) -> np.ndarray:
+        """Corrected predictions (n_models, n_benchmarks), clipped to [0, 1].
+
+        ``neutral`` (n_models, X's n_features) bool: cells of ``X`` that are unknown for that model
+        (metadata of a model outside the contents table) take the training mean, so they move nothing.
+        """
         out = pred.copy()
         for b, coef in enumerate(self.coef_):
             if coef is not None:
-                out[:, b] = pred[:, b] + _apply(coef, _bench_design(X, pred, feats, b))
+                Z = _bench_design(X, pred, feats, b)
+                if neutral is not None and neutral.any():
+                    Z[:, :X.shape[1]] = np.where(neutral, coef[1][None, :X.shape[1]], Z[:, :X.shape[1]])
+                out[:, b] = pred[:, b] + _apply(coef, Z)
         return np.clip(out, 0.0, 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able coefficients: per benchmark None (no correction) or {w, mu, sd, intercept, alpha}."""
+        return {"alphas": list(self.alphas), "min_models": self.min_models,
+                "coef": [None if c is None else {"w": c[0].tolist(), "mu": c[1].tolist(), "sd": c[2].tolist(),
+                                                 "intercept": float(c[3]), "alpha": float(a)}
+                         for c, a in zip(self.coef_, self.alpha_)]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Stacker:
+        out = cls(data.get("alphas", ALPHAS), int(data.get("min_models", 20)))
+        out.coef_ = [None if c is None else (np.asarray(c["w"], dtype=np.float64), np.asarray(c["mu"], dtype=np.float64),
+                                             np.asarray(c["sd"], dtype=np.float64), float(c["intercept"]))
+                     for c in data["coef"]]
+        out.alpha_ = np.array([np.nan if c is None else float(c.get("alpha", np.nan)) for c in data["coef"]])
+        return out
 
 
 class ScaleModel:

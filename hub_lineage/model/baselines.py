@@ -169,6 +169,12 @@ class MLA(Estimator):
         return np.vstack([self._predict_one(self.graph_, m) for m in models]) if len(models) \
             else np.empty((0, len(self.items_)))
 
+    def predict_on(self, graph: Any, models: Sequence[str]) -> np.ndarray:
+        """Predictions (n_models, n_items) walking ``graph`` (anything with ``parents(node)`` and
+        ``children(node)`` giving edges, e.g. the predictor's stored-graph overlay) instead of the fit's."""
+        check_is_fitted(self, "values_")
+        return np.vstack([self._predict_one(graph, m) for m in models])
+
     def fold_in_proba(self, graph: LineageGraph, models: Sequence[str],
                       observations: ObservationMatrix | None = None) -> np.ndarray:
         check_is_fitted(self, "values_")

@@ -67,6 +67,15 @@ class RelativeIndex:
         self.links = {n: sorted(v) for n, v in links.items()}
         self.root_links = {n: sorted(v) for n, v in root_links.items()}
 
+    @classmethod
+    def from_links(cls, links: Mapping[str, list[str]], root_links: Mapping[str, list[str]],
+                   max_hops: int = 4) -> RelativeIndex:
+        """An index over given link maps (node -> sorted neighbours; only ``.get`` is used), e.g.
+        read lazily from the predictor's stored graph instead of built from a :class:`LineageGraph`."""
+        out = cls.__new__(cls)
+        out.max_hops, out.links, out.root_links = max_hops, links, root_links
+        return out
+
     def _rings(self, model: str, links: Mapping[str, list[str]], scored: Mapping[str, np.ndarray],
                depth: int) -> tuple[int, list[str], list[str]]:
         """(distance d of the nearest scored relatives, those at d, those at d + 1)."""

@@ -87,6 +87,17 @@ class CompactGraph:
             return []
         return [self._edge(k) for k in self._by_parent[self._parent_ptr[i]:self._parent_ptr[i + 1]]]
 
+    def neighbours(self, node: str, root: bool) -> list[str]:
+        """Parents and children of ``node`` through family-root edges (``root``) or real ones, without
+        building :class:`Edge` objects (the correction's relatives walk reads many nodes)."""
+        i = self.nodes.index_of(node)
+        if i is None:
+            return []
+        up = self._by_child[self._child_ptr[i]:self._child_ptr[i + 1]]
+        down = self._by_parent[self._parent_ptr[i]:self._parent_ptr[i + 1]]
+        ids = np.concatenate([self.parent[up][self.root[up] == root], self.child[down][self.root[down] == root]])
+        return [self.nodes[j] for j in ids]
+
     def __contains__(self, node: object) -> bool:
         return node in self.nodes
 

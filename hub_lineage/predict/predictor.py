@@ -42,6 +42,7 @@ from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.weights import check_weight, normalise_weights
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.foldin import fold_in
+from hub_lineage.predict.correction import Correction, train
 from hub_lineage.predict.fit_params import default_params, fit_version, instance_params, jsonable
 from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
@@ -63,8 +64,8 @@ READABLE_FORMATS = (1, 2)
 class Predictor:
     """A fitted LRMF with the lineage graph, observed scores and interval calibration it predicts with."""
 
-    def __init__(self, lrmf: LRMF, graph: CompactGraph,
-                 observed: dict[str, dict[str, float]] | ObservedScores, meta: dict[str, Any]) -> None:
+    def __init__(self, lrmf: LRMF, graph: CompactGraph, observed: dict[str, dict[str, float]] | ObservedScores,
+                 meta: dict[str, Any], correction: Correction | None = None) -> None:
         from hub_lineage.predict.intervals import ConformalIntervals
 
         self.lrmf = lrmf
@@ -79,13 +80,15 @@ class Predictor:
         self._score_weights = self._item_counts * np.asarray(meta.get("score_mask", 1.0), dtype=np.float64)
         self.intervals = ConformalIntervals.from_dict(meta["intervals"])
         self.path: Path | None = None
+        self.correction = correction  # the shipped correction; None predicts uncorrected
 
     # -- fitting ----------------------------------------------------------------------------
 
     @classmethod
     def fit(cls, store_or_matrix: Store | ObservationMatrix, graph: LineageGraph | None = None,
             *, coverage: float = 0.9, calibrate: bool = True, n_folds: int = 5, seed: int = 0, tune: bool = True,
-            progress: Callable[[str], None] | None = None, level: str = "auto", **params: Any) -> Predictor:
+            progress: Callable[[str], None] | None = None, level: str = "auto", correct: bool = True,
+            **params: Any) -> Predictor:
         """Choose LRMF's hyper-parameters as ``hub-lineage evaluate`` does, fit it on all observations
         and lineage (unscored intermediates included), and calibrate split-conformal intervals on
         held-out (cold-start) validation residuals.
@@ -144,7 +147,11 @@ class Predictor:
                                              item_graph, n_folds=n_folds, seed=seed, init=lrmf)
         benchmarks = matrix.benchmarks
         intervals = ConformalIntervals(coverage)
-        if calibrate and selection is not None and selection.pred is not None:
+        correction = None
+        if correct and calibrate and not mixed and selection is not None and selection.pred is not None:
+            say(f"training the correction on {len(selection.models)} validation models")
+            correction, intervals, plain = train(selection, matrix, lineage_graph, coverage, seed)
+        elif calibrate and selection is not None and selection.pred is not None:
             intervals.fit(selection.pred, selection.actual)
         else:
             # too few held-out residuals for a calibrated interval: say so with infinite width
@@ -169,13 +176,15 @@ class Predictor:
             "validation": {k: (None if not np.isfinite(v) else float(v))
                            for k, v in (selection.scores if selection is not None else {}).items()},
             "intervals": intervals.to_dict(),
+            "correction": None if correction is None else correction.corrected,
+            "validation_uncorrected": plain if correction is not None else None,
             "fitted_at": time.strftime("%Y-%m-%d", time.gmtime()),  # model cards name the predictor's date
         }
         if mixed:
             from hub_lineage.predict.instance import score_mask
 
             meta["score_mask"] = score_mask(matrix).tolist()
-        return cls(lrmf, compact, observed, meta)
+        return cls(lrmf, compact, observed, meta, correction)
 
     # -- persistence ------------------------------------------------------------------------
 
@@ -192,6 +201,7 @@ class Predictor:
         else:
             (directory / "observed_rows.npy").unlink(missing_ok=True)  # load prefers the table: no stale one
             write_atomic(directory / "observed.json", json.dumps(self._observed))
+        Correction.write(directory, self.correction)
         self.meta["format"] = FORMAT
         # meta.json last: its presence marks a complete predictor directory
         write_atomic(directory / "meta.json", json.dumps(self.meta))
@@ -222,7 +232,7 @@ class Predictor:
             observed = ObservedScores.load(directory, graph.nodes, meta["benchmarks"])
         else:  # format 1 (or a table that could not be built): JSON, read whole
             observed = json.loads((directory / "observed.json").read_text(encoding="utf-8"))
-        out = cls(lrmf, graph, observed, meta)
+        out = cls(lrmf, graph, observed, meta, Correction.load(directory))
         out.path = directory
         return out
 
@@ -309,6 +319,8 @@ class Predictor:
             raise NoLineageError(str(exc) + self._observed_note(model)) from None
         folded = fold_in(factors, local.graph, [local.target], component=local.component, explain=local.target)
         mean = self._benchmark_scores(factors.proba(folded.rows))
+        if self.correction is not None:  # what `evaluate` scores: the same features, the same ridge
+            mean = self.correction.correct(model, mean, lineage, self._observed)
         # calibrated as `hub-lineage evaluate` measures it (no per-model scale); unknown parents widen
         low, high = self.intervals.interval(mean[None, :], np.array([widen]))
         predicted = {b: Interval(float(mean[k]), float(low[0, k]), float(high[0, k]))

@@ -64,10 +64,10 @@ def _require_torch_for(methods: list[str]) -> None:
                    "metadata, relatives), quantiles per bucket of hops; relatives: width from the relatives' "
                    "spread and agreement; metadata: width from name and metadata alone. The mean baseline always gets "
                    "constant ones.")
-@click.option("--correction/--no-correction", "correction", default=False, show_default=True,
-              help="Add the research correction of LRMF's predictions from name, metadata and relatives "
-                   "(evaluation/stacking.py). Off by default: `hub-lineage fit` does not ship it yet, and "
-                   "the default evaluation scores the model that fit ships.")
+@click.option("--correction/--no-correction", "correction", default=True, show_default=True,
+              help="Correct LRMF's predictions from name, metadata and relatives (evaluation/stacking.py), "
+                   "as the predictor `hub-lineage fit` saves does. --no-correction scores plain LRMF "
+                   "(not what fit ships).")
 @click.option("--no-tune", is_flag=True, help="Skip the inner hyper-parameter search (use the first grid point).")
 @click.option("--limit", default=None, type=int,
               help="Use only the first N eligible models (a quick slice for smoke tests).")

@@ -92,6 +92,12 @@ def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lin
                    f"score {val['pearson_all']:.3f}; per benchmark {per}")
     else:
         click.echo("Validation: too few models with a scored relative to validate on (need 10).")
+    if meta.get("correction") is not None:  # the shipped correction; validation above scores it
+        plain = (meta.get("validation_uncorrected") or {}).get("pearson_all")
+        click.echo("Correction from name, metadata and relatives: "
+                   + (f"applied to {', '.join(meta['correction'])}" if meta["correction"]
+                      else "none (it did not beat no correction on the validation models)")
+                   + (f"; without it the validation Pearson is {plain:.3f}" if plain is not None else ""))
     widths = ", ".join(f"{b} ±{q:.3f}" if q is not None else f"{b} ±inf"
                        for b, q in zip(predictor.benchmarks, meta["intervals"]["quantiles"]))
     click.echo(f"{round(100 * coverage)}% interval half-widths: {widths}")

@@ -84,6 +84,19 @@ def test_adaptive_intervals_and_the_correction_run_end_to_end(capsys, data_args,
         assert 0.0 < res[method]["interval_width"]["mean"] < 1.0
 
 
+def test_the_default_scores_the_shipped_correction(capsys, data_args):
+    """evaluate's default = --correction (what `fit` ships); --no-correction is plain LRMF."""
+    base = ["evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B", "--seeds", "1", "--methods", "lrmf",
+            "--no-tune", "--limit", "40", "--json", "--quiet"]
+    runs = {}
+    for flag in ((), ("--correction",), ("--no-correction",)):
+        code, out, err = _run(capsys, *base, *flag)
+        assert code == 0, err
+        runs[flag] = json.loads(out)["results"]["lrmf"]
+    assert runs[()] == runs[("--correction",)]
+    assert runs[()]["pearson_all"] != runs[("--no-correction",)]["pearson_all"]
+
+
 def test_table_output_and_noise(capsys, data_args):
     code, out, err = _run(capsys, "evaluate", *data_args, "--setting", "homogeneous:Qwen/Qwen2.5-7B",
                           "--seeds", "1", "--methods", "mla", "--noise", "remove:0.4", "--quiet")
