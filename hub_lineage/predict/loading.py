@@ -100,37 +100,53 @@ def check_hub_reachable(timeout_s: float = 5.0) -> str:
     return endpoint
 
 
-def store_written_at(store: str | os.PathLike[str] | None) -> float | None:
-    """When the store (or its write-ahead log) was last written, as a file time; None without one.
+def store_version(store: str | os.PathLike[str] | None) -> list[int] | None:
+    """What the store holds, as [runs, newest run id, models, edges]; None without a readable store.
 
-    ``hub-lineage fit`` records this before it reads the store, so an ingest that runs during a
-    fit makes the predictor stale (comparing with when the predictor was saved would miss it)."""
+    Every ingest that adds anything changes it, and reading never does. File times cannot say
+    that: SQLite touches the write-ahead log when a reader opens or closes the store, so a
+    `predict` after a `fit` looked like a newer store. ``hub-lineage fit`` records this before
+    it reads the store, so an ingest that lands during a fit makes the predictor stale."""
+    import sqlite3
     from pathlib import Path
+    from urllib.parse import quote
 
     db = Path(store) if store is not None else paths.default_store_path()
-    try:
-        return max(p.stat().st_mtime for p in (db, db.with_name(db.name + "-wal")) if p.exists())
-    except (OSError, ValueError):  # no store yet
+    if not db.is_file():
         return None
+    try:
+        con = sqlite3.connect(f"file:{quote(str(db.resolve()))}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT (SELECT count(*) FROM runs), (SELECT coalesce(max(id), 0) FROM runs), "
+                              "(SELECT count(*) FROM models), (SELECT count(*) FROM edges)").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:  # not a store (yet), or damaged: the command that opens it says so
+        return None
+    return [int(v) for v in row]
 
 
 def _say_if_stale(predictor: Predictor, store: str | os.PathLike[str] | None) -> None:
-    """Warn when the store was written after the predictor read it (ingests it has not seen)."""
+    """Warn when the store changed after the predictor read it (ingests it has not seen)."""
     from pathlib import Path
 
     saved = getattr(predictor, "path", None)
     db = Path(store) if store is not None else paths.default_store_path()
-    written = store_written_at(store)
-    if saved is None or written is None:
+    if saved is None or not db.is_file():
         return
-    read_at = predictor.meta.get("store_written_at")
-    if read_at is not None:
-        stale = written > float(read_at)  # written after fit read it, even during the fit
-    else:  # a predictor saved without it (library users, older fits): its save time, a second of slack
+    recorded = predictor.meta.get("store_version")
+    if recorded is not None:
+        now = store_version(db)
+        stale = now is not None and now != list(recorded)
+    else:  # a predictor saved without it (library users, older fits): file times, a second of slack
         try:
-            stale = written > (Path(saved) / "meta.json").stat().st_mtime + 1.0
+            fitted = (Path(saved) / "meta.json").stat().st_mtime
+            wal = db.with_name(db.name + "-wal")
+            written = max([db.stat().st_mtime] + ([wal.stat().st_mtime] if wal.is_file() and wal.stat().st_size
+                                                   else []))  # an empty log is a reader's, not a write
         except OSError:
             return
+        stale = written > fitted + 1.0
     if stale:
         logger.warning("The store %s changed after this predictor was fitted: it does not know the latest "
                        "ingests. Run `hub-lineage fit` to use them.", db)

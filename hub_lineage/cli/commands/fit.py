@@ -64,15 +64,15 @@ def fit(store_path: str | None, out_dir: str | None, coverage: float, lambda_lin
 
     from hub_lineage.cli.progress import StepBar
 
-    from hub_lineage.predict.loading import store_written_at
+    from hub_lineage.predict.loading import store_version
 
     params = {} if lambda_lineage is None else {"lambda_lineage": lambda_lineage}
     start = time.perf_counter()
-    read_at = store_written_at(store_path)  # before reading: an ingest during the fit makes it stale
+    version = store_version(store_path)  # before reading: an ingest during the fit makes it stale
     with StepBar(2, "Fitting") as bar:  # the search, then the final fit
         predictor = Predictor.fit(Store(store_path), coverage=coverage, seed=seed, progress=bar, **params)
-    if read_at is not None:
-        predictor.meta["store_written_at"] = read_at
+    if version is not None:
+        predictor.meta["store_version"] = version
     path = predictor.save(out_dir)
     meta = predictor.meta
     out = {**describe(meta), "seconds": round(time.perf_counter() - start, 3)}
