@@ -27,6 +27,7 @@ from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import InvalidInputError
 from hub_lineage.evaluation import splits
 from hub_lineage.evaluation.budget_methods import (
+    IRT_METHODS,
     aipw_offset_estimate,
     irt_estimate,
     lrmf_estimate,
@@ -36,6 +37,8 @@ from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.predict.instance import as_mixed, item_columns
 
 BUDGET_METHODS = ("lrmf", "random", "irt", "aipw")
+#: Methods ``--methods`` may also name: ``irt1pl`` (the 1PL variant of ``irt``, which is 2PL).
+EXTRA_METHODS = ("irt1pl",)
 #: The logit-offset prior of the k-shot update (lrmf) when too few training models measure it
 #: (:func:`_offset_prior`). Fixed by design, not tuned.
 OFFSET_PRIOR_SD = 1.0
@@ -127,12 +130,12 @@ def _offset_prior(task: BudgetTask, train: ObservationMatrix, seed: int, bench_c
 
 
 def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int, bench_cols: dict[str, np.ndarray]
-              ) -> tuple[np.ndarray, np.ndarray, dict[str, float], float]:
+              ) -> tuple[np.ndarray, np.ndarray, dict[str, float], float, dict[str, Any]]:
     """Cold-start item probabilities of ``fold`` (n_fold, n_items) from LRMF, the lrmf offset prior
     per benchmark, and the 1PL fit: item difficulties (n_items,; NaN off the item columns) and the
-    abilities' spread."""
+    abilities' spread; and the IRT item parameters of ``irt`` (2PL) and ``irt1pl`` (n_items,)."""
     from hub_lineage.evaluation.held_out import training_matrix
-    from hub_lineage.model.irt import fit_1pl
+    from hub_lineage.model.irt import fit_1pl, fit_2pl, item_params_1pl
 
     train = training_matrix(task.matrix, fold)
     proba = _lrmf_proba(task, train, fold, seed)
@@ -143,7 +146,18 @@ def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int, bench_cols: dict
     theta, b = fit_1pl(block[answered])
     difficulty = np.full(len(train.items), np.nan)
     difficulty[items] = b
-    return proba, difficulty, prior, float(max(theta.std(), 0.3))
+    irt = {"irt": _full(fit_2pl(block[answered])[1], items, len(train.items)),
+           "irt1pl": _full(item_params_1pl(block[answered]), items, len(train.items))}
+    return proba, difficulty, prior, float(max(theta.std(), 0.3)), irt
+
+
+def _full(params: Any, items: np.ndarray, n: int) -> Any:
+    """Item parameters of the item columns spread over all ``n`` columns (NaN elsewhere)."""
+    from hub_lineage.model.irt import ItemParams
+
+    diff, disc = np.full(n, np.nan), np.full(n, np.nan)
+    diff[items], disc[items] = params.difficulty, params.discrimination
+    return ItemParams(diff, disc, params.theta_sd, params.kind)
 
 
 def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUDGET_METHODS, seeds: int = 1,
@@ -151,8 +165,9 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
                progress: Callable[[str], None] | None = None) -> dict[int, dict[str, list[dict[str, float]]]]:
     """Per K, per method: one metrics dict per seed."""
     for m in methods:
-        if m not in BUDGET_METHODS:
-            raise InvalidInputError(f"Unknown budget method {m!r}: expected one of {', '.join(BUDGET_METHODS)}.")
+        if m not in BUDGET_METHODS + EXTRA_METHODS:
+            raise InvalidInputError(f"Unknown budget method {m!r}: expected one of "
+                                    f"{', '.join(BUDGET_METHODS + EXTRA_METHODS)}.")
     out: dict[int, dict[str, list[dict[str, float]]]] = {k: {m: [] for m in methods} for k in ks}
     is_item = item_columns(task.matrix)
     bench_cols = {b: np.flatnonzero((np.asarray(task.matrix.item_benchmarks) == b) & is_item)
@@ -165,7 +180,7 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
         for f, fold in enumerate(folds):
             if progress:
                 progress(f"seed {seed} fold {f + 1}/{len(folds)}: fitting on {len(task.matrix.models) - len(fold)} models")
-            proba, difficulty, prior, theta_sd = _fit_fold(task, fold, seed, bench_cols)
+            proba, difficulty, prior, theta_sd, irt = _fit_fold(task, fold, seed, bench_cols)
             for r, model in enumerate(fold):
                 row = task.matrix.values[task.matrix.model_index[model]]
                 for b in task.benches:
@@ -182,8 +197,8 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
                         for m in methods:
                             if m == "random":
                                 e = random_estimate(y, cols.size, level)
-                            elif m == "irt":
-                                e = irt_estimate(y, seen, difficulty[cols], theta_sd, level)
+                            elif m in IRT_METHODS:
+                                e = irt_estimate(y, seen, irt[m].take(cols), level)
                             elif m == "aipw":
                                 e = aipw_offset_estimate(y, seen, difficulty[cols], theta_sd, level)
                             else:
@@ -234,6 +249,14 @@ def evaluate_budget(matrix: ObservationMatrix | None, graph: LineageGraph, setti
     return EvaluationResult(name, seeds, per_k[k], len(task.test))
 
 
+def describe_methods(methods: Sequence[str] | None = None) -> dict[str, str]:
+    """What each budget method of a run is (``evaluate --json``'s ``methods`` block), e.g. that ``irt`` is 2PL."""
+    text = {"lrmf": "lineage item probabilities + per-model logit offset on the K items (AIPW interval)",
+            "random": "sample mean of the K items, Wilson interval (finite-population corrected)",
+            "aipw": "AIPW with a 1PL difficulty + per-model offset control variate (no lineage)", **IRT_METHODS}
+    return {m: text[m] for m in (methods or BUDGET_METHODS) if m in text}
+
+
 def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     """The K at which ``random`` matches ``lrmf`` at K=0 (linear between measured Ks; None if never)."""
     target = table.get(0, {}).get("lrmf", {}).get("mae_all")
@@ -252,5 +275,5 @@ def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     return None
 
 
-__all__ = ["BUDGET_METHODS", "BudgetTask", "evaluate_budget", "lineage_worth", "parse_budget",
+__all__ = ["BUDGET_METHODS", "EXTRA_METHODS", "BudgetTask", "describe_methods", "evaluate_budget", "lineage_worth", "parse_budget",
            "prepare_budget", "run_budget"]
