@@ -179,7 +179,7 @@ def tune_instance(method: str, task: Task, held_out: str, seed: int, opts: Proto
         grid = tuple({**point, "item_graph": kind} for kind in task.instance_graph.kinds() for point in grid)
     others = [m for m in task.eligible if m != held_out]
     if not opts.tune or method in opts.params or len(grid) < 2 or not others:
-        return {**base, **grid[0]}
+        return {**base, **grid[0], **opts.params.get(method, {})}  # fixed parameters win
     train = training_matrix(task.matrix, [held_out])
     actual = train.select_models(others).values
     best: tuple[float, dict[str, Any]] | None = None
