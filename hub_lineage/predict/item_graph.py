@@ -99,13 +99,29 @@ def item_graph(matrix: ObservationMatrix, kind: str = "auto", k: int = K_NEIGHBO
         raise InvalidInputError(f"Unknown item graph {kind!r}: expected one of {', '.join(KINDS)}.")
     if kind == "co_response":
         return _co_response_without(matrix, np.zeros(0, dtype=np.int64), k)
-    texts = text if text is not None else text_graph(matrix, k)
+    if text is not None or kind == "text":
+        texts = text if text is not None else text_graph(matrix, k)
+    else:
+        texts = _text_graph_if_installed(matrix, k)
     if kind == "text":
         return texts
     rest = _co_response_without(matrix, text_columns(matrix) if texts is not None else np.zeros(0, np.int64), k)
     if texts is None or rest is None:
         return texts if rest is None else rest
     return (texts + rest).tocsr()  # disjoint item sets: a plain sum is their union
+
+
+def _text_graph_if_installed(matrix: ObservationMatrix, k: int) -> sp.csr_matrix | None:
+    """:func:`text_graph`, or None with a warning when the ``embed`` extra is not installed
+    (sentence-transformers is optional: the co-response graph then covers every item)."""
+    try:
+        return text_graph(matrix, k)
+    except ImportError as exc:
+        import warnings
+
+        warnings.warn(f"No prompt-embedding item graph ({exc.name or exc} is not installed: pip install "
+                      "'hub-lineage[embed]'); the item graph is co-response kNN for every item.", stacklevel=3)
+        return None
 
 
 class ItemGraphs:

@@ -107,3 +107,16 @@ def _lineage(matrix: ObservationMatrix) -> LineageGraph:
         graph.add_node(m)
     graph.add_edge(matrix.models[0], matrix.models[1])  # the held-out model's scored parent
     return graph
+
+
+def test_auto_falls_back_to_co_response_without_the_embed_extra(monkeypatch) -> None:
+    import hub_lineage.model.embeddings as embeddings
+
+    def missing(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'sentence_transformers'", name="sentence_transformers")
+
+    monkeypatch.setattr(embeddings, "embed_texts", missing)
+    matrix = _matrix()
+    with pytest.warns(UserWarning, match="sentence_transformers is not installed"):
+        auto = item_graph(matrix, "auto", k=5)
+    assert (auto != item_graph(matrix, "co_response", k=5)).nnz == 0
