@@ -5,8 +5,9 @@ co-response kNN (how training models answered) where it is not.
   (:func:`hub_lineage.model.embeddings.embed_texts`, cached on disk by a sha256 of each prompt, so
   a refit embeds nothing; sentence-transformers is imported only when a prompt is not cached yet,
   never on the predict path);
+- :func:`co_response_graph`: cosine kNN over the items' centred answer vectors across training models;
 - :func:`item_graph`: the union of the text graph over items with text and the co-response graph
-  (:func:`hub_lineage.predict.instance.co_response_graph`) over the items without;
+  over the items without;
 - :class:`ItemGraphs`: what the instance setting of ``evaluate`` hands its fits: the text graph is
   computed once (prompts are no answers), the co-response graph from each fit's training matrix
   (a held-out model's answers never shape it). Its grid key ``item_graph`` (``None``,
@@ -70,11 +71,32 @@ def distinct_parts(texts: list[str], groups: list[str]) -> list[str]:
     return [t[len(prefix[g]):].strip() or t for t, g in zip(texts, groups)]
 
 
+def co_response_graph(matrix: ObservationMatrix, k: int = K_NEIGHBOURS) -> sp.csr_matrix | None:
+    """Item kNN graph (n_items, n_items) from training models' answers; aggregates stay unlinked.
+
+    Cosine kNN over the instance columns' centred answer vectors across the models that answered
+    any of them (missing answers at the item mean); None with <= ``k`` instance columns.
+    """
+    import scipy.sparse as sp
+
+    from hub_lineage.model.embeddings import knn_graph
+
+    cols = np.array([j for j, key in enumerate(matrix.items) if "/" in key], dtype=np.int64)
+    if cols.size <= k:
+        return None
+    x = matrix.values[:, cols].astype(np.float32)
+    x = x[~np.isnan(x).all(axis=1)]
+    mean = np.nanmean(x, axis=0)
+    x = np.where(np.isnan(x), mean[None, :], x) - mean[None, :]
+    vectors = x.T + 1e-6  # one row per item; a constant item must not be a zero vector
+    sub = knn_graph(vectors, k=k).tocoo()
+    n = len(matrix.items)
+    return sp.csr_matrix((sub.data, (cols[sub.row], cols[sub.col])), shape=(n, n))
+
+
 def _co_response_without(matrix: ObservationMatrix, skip: np.ndarray, k: int) -> sp.csr_matrix | None:
     """The co-response graph over the instance columns not in ``skip``, as (n_items, n_items)."""
     import scipy.sparse as sp
-
-    from hub_lineage.predict.instance import co_response_graph
 
     if skip.size == 0:
         return co_response_graph(matrix, k=k)
@@ -162,4 +184,4 @@ def split_item_graph(params: dict[str, Any], graphs: Any) -> tuple[dict[str, Any
     return params, graphs
 
 
-__all__ = ["ItemGraphs", "K_NEIGHBOURS", "KINDS", "distinct_parts", "item_graph", "split_item_graph", "text_columns", "text_graph"]
+__all__ = ["ItemGraphs", "K_NEIGHBOURS", "KINDS", "co_response_graph", "distinct_parts", "item_graph", "split_item_graph", "text_columns", "text_graph"]
