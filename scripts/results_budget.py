@@ -130,7 +130,9 @@ def budget_section(data_dir: str, seeds: int = 1, cache: Path | None = None,
     parts = ["", "## Few evaluated items: budget:K (MuSR + IFEval)", "",
              "Each held-out model (plain: eligible models in 5 folds; frontier: the strongest fifth, trained on the "
              "rest) reveals K random items per benchmark; every method estimates its full-benchmark accuracy. "
-             "`cov / width`: coverage and mean width of the 90% intervals. K = 0 is cold start (lineage only).", ""]
+             "`cov / width`: coverage and mean width of the 90% intervals. K = 0 is cold start (lineage only). "
+             "`irt` is a 2PL (discriminations and difficulties fitted on the training models; "
+             "`--methods irt1pl` gives the 1PL).", ""]
     for name in ("plain", "frontier"):
         r = results[name]
         w = worth(r)

@@ -3,7 +3,7 @@
 One seed: the eligible models (item answers on the item benchmarks and a scored lineage
 relative) are shuffled into folds; a held-out model contributes nothing to the fit (neither its
 items nor its aggregate scores). Each fold fits LRMF once (items + aggregates, lineage Laplacian,
-co-response item graph) and a 1PL model once, on training models only; then for each held-out
+co-response item graph) and 1PL + 2PL IRT models once, on training models only; then for each held-out
 model and item benchmark a random permutation of its items (per seed) reveals the first K, for
 every K asked (nested draws), and each method estimates the full-benchmark accuracy.
 
