@@ -4,7 +4,7 @@
 Usage (from the repository root):
 
     .venv/bin/python scripts/reproduce_results.py [--seeds 5] [--data-dir ../shared/data]
-        [--only heterogeneous,homogeneous,instance,noise,budget] [--cache DIR] [--reuse]
+        [--only heterogeneous,homogeneous,instance,instance_musr,instance_ifeval,noise,budget] [--cache DIR] [--reuse]
 
 Every table in the output is followed by the exact command that produced it. With ``--cache DIR``
 each command's JSON is written there; ``--reuse`` reads a cached JSON instead of re-running a
@@ -27,6 +27,12 @@ BENCHES = ("ifeval", "bbh", "math", "gpqa", "musr", "mmlu_pro")
 CONTENTS = "open_llm_leaderboard_contents_2025-02-08.csv"
 EDGES = "hf_lineage_edges_2025-06.csv"
 MMLU = ("mmlu_pro_correctness.csv.gz", "mmlu_pro_questions.csv.gz", "mmlu_pro_models.csv")
+#: Instance level on the leaderboard's item files (issue 11): (group, file, title). No item text.
+LEADERBOARD_ITEMS = (
+    ("instance_musr", "musr_correctness.csv.gz", "MuSR"),
+    ("instance_ifeval", "ifeval_correctness.csv.gz", "IFEval"),
+)
+INSTANCE_METHODS = "lrmf,parent,difficulty,mla,mf,mean"
 
 
 #: The cold-start settings of issue 12: (group, family root or None, title).
@@ -42,8 +48,8 @@ COLD_GROUPS = {group for group, _, _ in COLD_START}
 PLAIN = "lrmf without correction (not shipped)"
 
 
-def runs(data_dir: str, seeds: int, instance_seeds: int, het_seeds: int | None = None, seed_start: int = 100
-         ) -> list[tuple[str, str, list[str]]]:
+def runs(data_dir: str, seeds: int, instance_seeds: int, het_seeds: int | None = None, seed_start: int = 100,
+         item_seeds: int = 1) -> list[tuple[str, str, list[str]]]:
     """(group, title, argv after `hub-lineage`) for every table."""
     board = ["--data", f"{data_dir}/{CONTENTS}", "--data", f"{data_dir}/{EDGES}"]
     mmlu = [a for f in MMLU for a in ("--data", f"{data_dir}/{f}")]
@@ -57,7 +63,13 @@ def runs(data_dir: str, seeds: int, instance_seeds: int, het_seeds: int | None =
     ] + [
         ("instance", "Instance level: MMLU-Pro, each fine-tune with a scored parent held out in turn",
          ["evaluate", *mmlu, "--setting", "instance", "--seeds", str(instance_seeds),
-          "--methods", "lrmf,parent,difficulty,mla,mf,mean", "--json"]),
+          "--methods", INSTANCE_METHODS, "--json"]),
+    ] + [
+        (group, f"Instance level: {name} (leaderboard items, contents + edges), each model with a scored "
+                "parent or ancestor held out in turn",
+         ["evaluate", "--data", f"{data_dir}/{name_file}", *board, "--setting", "instance",
+          "--seeds", str(item_seeds), "--methods", INSTANCE_METHODS, "--json"])
+        for group, name_file, name in LEADERBOARD_ITEMS
     ]
     for noise in ("add:0.2", "add:0.4", "remove:0.2", "remove:0.4"):
         out.append(("noise", f"Lineage noise {noise} (Qwen2.5-7B family)",
@@ -241,11 +253,12 @@ def targets(by_group: dict[str, dict]) -> list[str]:
             row(f"{group}: LRMF 90% coverage in 87-93%, mean width <= 0.75 x the mean baseline's",
                 f"coverage {cov:.3f}, width {width:.3f} = {width / base:.2f} x {base:.3f}",
                 0.87 <= cov <= 0.93 and width <= 0.75 * base)
-    inst = {m: mean("instance", m, "auc") for m in ("lrmf", "parent", "difficulty")}
-    if None not in inst.values():
-        row("instance: LRMF mean AUC > parent's answers and > item difficulty",
-            f"lrmf {inst['lrmf']:.3f}, parent {inst['parent']:.3f}, difficulty {inst['difficulty']:.3f}",
-            inst["lrmf"] > inst["parent"] and inst["lrmf"] > inst["difficulty"])
+    for group, name in (("instance", "MMLU-Pro"), *((g, n) for g, _, n in LEADERBOARD_ITEMS)):
+        inst = {m: mean(group, m, "auc") for m in ("lrmf", "parent", "difficulty")}
+        if None not in inst.values():
+            row(f"instance ({name}): LRMF mean per-item AUC at K=0 > parent's answers and >= item difficulty",
+                f"lrmf {inst['lrmf']:.3f}, parent {inst['parent']:.3f}, difficulty {inst['difficulty']:.3f}",
+                inst["lrmf"] > inst["parent"] and inst["lrmf"] >= inst["difficulty"])
     return lines
 
 
@@ -253,10 +266,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--instance-seeds", type=int, default=5)
+    parser.add_argument("--item-seeds", type=int, default=1,
+                        help="seeds of the MuSR/IFEval instance runs (about 100 held-out models each)")
     parser.add_argument("--heterogeneous-seeds", type=int, default=None, help="default: --seeds")
     parser.add_argument("--seed-start", type=int, default=100, help="first seed of the cold-start settings")
     parser.add_argument("--data-dir", default="../shared/data")
-    parser.add_argument("--only", default="heterogeneous,homogeneous,family_llama,family_qwen14,instance,noise,budget")
+    parser.add_argument("--only", default="heterogeneous,homogeneous,family_llama,family_qwen14,instance,instance_musr,instance_ifeval,noise,budget")
     parser.add_argument("--cache", type=Path, default=None)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results.md")
@@ -277,7 +292,7 @@ def main() -> None:
     noisy = []
     by_group: dict[str, dict] = {}
     for group, title, argv in runs(args.data_dir, args.seeds, args.instance_seeds, args.heterogeneous_seeds,
-                                   args.seed_start):
+                                   args.seed_start, args.item_seeds):
         if group not in groups:
             continue
         result = run_json(argv, args.cache, args.reuse)

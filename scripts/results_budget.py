@@ -132,7 +132,9 @@ def budget_section(data_dir: str, seeds: int = 1, cache: Path | None = None,
              "rest) reveals K random items per benchmark; every method estimates its full-benchmark accuracy. "
              "`cov / width`: coverage and mean width of the 90% intervals. K = 0 is cold start (lineage only). "
              "lrmf's offset prior and its interval scale per K (split-conformal) are measured on an inner fifth of "
-             "each fold's training models (frontier: their strongest fifth).", ""]
+             "each fold's training models (frontier: their strongest fifth). "
+             "`irt` is a 2PL (discriminations and difficulties fitted on the training models; "
+             "`--methods irt1pl` gives the 1PL).", ""]
     for name in ("plain", "frontier"):
         r = results[name]
         w = worth(r)

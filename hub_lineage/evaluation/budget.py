@@ -3,7 +3,7 @@
 One seed: the eligible models (item answers on the item benchmarks and a scored lineage
 relative) are shuffled into folds; a held-out model contributes nothing to the fit (neither its
 items nor its aggregate scores). Each fold fits LRMF once (items + aggregates, lineage Laplacian,
-co-response item graph) and a 1PL model once, on training models only; then for each held-out
+co-response item graph) and 1PL + 2PL IRT models once, on training models only; then for each held-out
 model and item benchmark a random permutation of its items (per seed) reveals the first K, for
 every K asked (nested draws), and each method estimates the full-benchmark accuracy. The lrmf
 method's offset prior and interval scales come from an inner split of the fold's training models
@@ -36,6 +36,7 @@ from hub_lineage.evaluation.budget_inner import (
     offset_prior_sd,
 )
 from hub_lineage.evaluation.budget_methods import (
+    IRT_METHODS,
     aipw_offset_estimate,
     irt_estimate,
     lrmf_estimate,
@@ -45,6 +46,8 @@ from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.predict.instance import as_mixed, item_columns
 
 BUDGET_METHODS = ("lrmf", "random", "irt", "aipw")
+#: Methods ``--methods`` may also name: ``irt1pl`` (the 1PL variant of ``irt``, which is 2PL).
+EXTRA_METHODS = ("irt1pl",)
 
 
 @dataclass
@@ -135,12 +138,14 @@ def _inner_calibration(task: BudgetTask, train: ObservationMatrix, seed: int, be
 
 
 def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int, bench_cols: dict[str, np.ndarray],
-              ks: Sequence[int], level: float) -> tuple[np.ndarray, np.ndarray, dict[str, Calibration], float]:
+              ks: Sequence[int], level: float
+              ) -> tuple[np.ndarray, np.ndarray, dict[str, Calibration], float, dict[str, Any]]:
     """Cold-start item probabilities of ``fold`` (n_fold, n_items) from LRMF, the lrmf estimator's
     inner calibration per benchmark, and the 1PL fit: item difficulties (n_items,; NaN off the
-    item columns) and the abilities' spread."""
+    item columns) and the abilities' spread; and the IRT item parameters of ``irt`` (2PL) and
+    ``irt1pl`` (n_items,)."""
     from hub_lineage.evaluation.held_out import training_matrix
-    from hub_lineage.model.irt import fit_1pl
+    from hub_lineage.model.irt import fit_1pl, fit_2pl, item_params_1pl
 
     train = training_matrix(task.matrix, fold)
     proba = _lrmf_proba(task, train, fold, seed)
@@ -151,7 +156,18 @@ def _fit_fold(task: BudgetTask, fold: Sequence[str], seed: int, bench_cols: dict
     theta, b = fit_1pl(block[answered])
     difficulty = np.full(len(train.items), np.nan)
     difficulty[items] = b
-    return proba, difficulty, prior, float(max(theta.std(), 0.3))
+    irt = {"irt": _full(fit_2pl(block[answered])[1], items, len(train.items)),
+           "irt1pl": _full(item_params_1pl(block[answered]), items, len(train.items))}
+    return proba, difficulty, prior, float(max(theta.std(), 0.3)), irt
+
+
+def _full(params: Any, items: np.ndarray, n: int) -> Any:
+    """Item parameters of the item columns spread over all ``n`` columns (NaN elsewhere)."""
+    from hub_lineage.model.irt import ItemParams
+
+    diff, disc = np.full(n, np.nan), np.full(n, np.nan)
+    diff[items], disc[items] = params.difficulty, params.discrimination
+    return ItemParams(diff, disc, params.theta_sd, params.kind)
 
 
 def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUDGET_METHODS, seeds: int = 1,
@@ -159,8 +175,9 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
                progress: Callable[[str], None] | None = None) -> dict[int, dict[str, list[dict[str, float]]]]:
     """Per K, per method: one metrics dict per seed."""
     for m in methods:
-        if m not in BUDGET_METHODS:
-            raise InvalidInputError(f"Unknown budget method {m!r}: expected one of {', '.join(BUDGET_METHODS)}.")
+        if m not in BUDGET_METHODS + EXTRA_METHODS:
+            raise InvalidInputError(f"Unknown budget method {m!r}: expected one of "
+                                    f"{', '.join(BUDGET_METHODS + EXTRA_METHODS)}.")
     out: dict[int, dict[str, list[dict[str, float]]]] = {k: {m: [] for m in methods} for k in ks}
     is_item = item_columns(task.matrix)
     bench_cols = {b: np.flatnonzero((np.asarray(task.matrix.item_benchmarks) == b) & is_item)
@@ -173,7 +190,7 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
         for f, fold in enumerate(folds):
             if progress:
                 progress(f"seed {seed} fold {f + 1}/{len(folds)}: fitting on {len(task.matrix.models) - len(fold)} models")
-            proba, difficulty, prior, theta_sd = _fit_fold(task, fold, seed, bench_cols, ks, level)
+            proba, difficulty, prior, theta_sd, irt = _fit_fold(task, fold, seed, bench_cols, ks, level)
             if progress:
                 progress("lrmf inner calibration: " + "; ".join(
                     f"{b} prior sd {c.prior_sd:.3f}, scale " + ", ".join(f"K={k}: {s:.3f}" for k, s in c.scales.items())
@@ -194,8 +211,8 @@ def run_budget(task: BudgetTask, ks: Sequence[int], methods: Sequence[str] = BUD
                         for m in methods:
                             if m == "random":
                                 e = random_estimate(y, cols.size, level)
-                            elif m == "irt":
-                                e = irt_estimate(y, seen, difficulty[cols], theta_sd, level)
+                            elif m in IRT_METHODS:
+                                e = irt_estimate(y, seen, irt[m].take(cols), level)
                             elif m == "aipw":
                                 e = aipw_offset_estimate(y, seen, difficulty[cols], theta_sd, level)
                             else:
@@ -247,6 +264,14 @@ def evaluate_budget(matrix: ObservationMatrix | None, graph: LineageGraph, setti
     return EvaluationResult(name, seeds, per_k[k], len(task.test))
 
 
+def describe_methods(methods: Sequence[str] | None = None) -> dict[str, str]:
+    """What each budget method of a run is (``evaluate --json``'s ``methods`` block), e.g. that ``irt`` is 2PL."""
+    text = {"lrmf": "lineage item probabilities + per-model logit offset on the K items (AIPW interval)",
+            "random": "sample mean of the K items, Wilson interval (finite-population corrected)",
+            "aipw": "AIPW with a 1PL difficulty + per-model offset control variate (no lineage)", **IRT_METHODS}
+    return {m: text[m] for m in (methods or BUDGET_METHODS) if m in text}
+
+
 def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     """The K at which ``random`` matches ``lrmf`` at K=0 (linear between measured Ks; None if never)."""
     target = table.get(0, {}).get("lrmf", {}).get("mae_all")
@@ -265,5 +290,6 @@ def lineage_worth(table: dict[int, dict[str, dict[str, Any]]]) -> float | None:
     return None
 
 
-__all__ = ["BUDGET_METHODS", "OFFSET_PRIOR_SD", "BudgetTask", "evaluate_budget", "lineage_worth", "parse_budget",
+__all__ = ["BUDGET_METHODS", "EXTRA_METHODS", "OFFSET_PRIOR_SD", "BudgetTask", "describe_methods", "evaluate_budget",
+           "lineage_worth", "parse_budget",
            "prepare_budget", "run_budget"]

@@ -5,8 +5,9 @@ Every function takes a model's answers on the ``K`` revealed items of one benchm
 ``(estimate, low, high)`` of the full-benchmark accuracy at ``level``.
 
 - ``random``: the sample mean, Wilson interval (finite-population corrected);
-- ``irt``: 1PL ability MAP-fitted on the K items with item difficulties from training models; the
-  unseen items' probabilities fill in the rest (tinyBenchmarks' p-IRT);
+- ``irt``: 2PL ability MAP-fitted on the K items with item difficulties and discriminations from
+  training models (:func:`hub_lineage.model.irt.fit_2pl`); the unseen items' probabilities fill in
+  the rest (tinyBenchmarks' p-IRT). ``irt1pl`` is the same with 1PL items (discrimination 1);
 - ``aipw``: AIPW with a 1PL control variate (difficulty + a per-model offset fitted on the K
   items), no lineage;
 - ``lrmf``: AIPW with the lineage prediction's item probabilities, corrected by a per-model logit
@@ -21,7 +22,7 @@ import math
 
 import numpy as np
 
-from hub_lineage.model.irt import fit_offset, sigmoid
+from hub_lineage.model.irt import ItemParams, fit_ability, fit_offset, sigmoid
 from hub_lineage.predict.partial import aipw_estimate, lineage_estimate
 
 Triple = tuple[float, float, float]
@@ -45,16 +46,26 @@ def random_estimate(y: np.ndarray, n_items: int, level: float = 0.9) -> Triple:
     return mean, min(mean, max(0.0, centre - half)), max(mean, min(1.0, centre + half))
 
 
-def irt_estimate(y: np.ndarray, seen: np.ndarray, difficulty: np.ndarray, prior_sd: float,
-                 level: float = 0.9) -> Triple:
-    n = len(difficulty)
-    theta, se = fit_offset(y, -difficulty[seen], 0.0, prior_sd)
+#: What the ``irt`` / ``irt1pl`` budget methods are (the JSON's ``methods`` block says it).
+IRT_METHODS = {"irt": "2PL IRT (tinyBenchmarks p-IRT): discriminations and difficulties from training models, "
+                      "MAP ability on the K items",
+               "irt1pl": "1PL IRT (p-IRT): difficulties from training models, MAP ability on the K items"}
+
+
+def irt_estimate(y: np.ndarray, seen: np.ndarray, items: ItemParams, level: float = 0.9) -> Triple:
+    """p-IRT: the K answers plus the fitted ability's probabilities of the N - K unseen items.
+
+    ``items``: the benchmark's N items (1PL or 2PL); ``seen`` (K,): positions of ``y`` among them.
+    """
+    n = len(items.difficulty)
+    theta, se = fit_ability(y, items.take(seen))
     unseen = np.ones(n, dtype=bool)
     unseen[seen] = False
-    p = sigmoid(theta - difficulty[unseen])
+    rest = items.take(np.flatnonzero(unseen))
+    p = rest.proba(theta)
     est = (float(y.sum()) + float(p.sum())) / n
     # delta method on theta plus the unseen items' own Bernoulli noise
-    slope = float((p * (1 - p)).sum()) / n
+    slope = float((rest.discrimination * p * (1 - p)).sum()) / n
     sd = math.sqrt((slope * se) ** 2 + float((p * (1 - p)).sum()) / n ** 2)
     z = _z(level)
     return est, max(0.0, est - z * sd), min(1.0, est + z * sd)
@@ -79,4 +90,4 @@ def lrmf_estimate(y: np.ndarray, seen: np.ndarray, proba: np.ndarray, prior_sd: 
     return e.estimate, e.low, e.high
 
 
-__all__ = ["aipw_offset_estimate", "irt_estimate", "lrmf_estimate", "random_estimate"]
+__all__ = ["IRT_METHODS", "aipw_offset_estimate", "irt_estimate", "lrmf_estimate", "random_estimate"]

@@ -58,9 +58,15 @@ def method_graph(params: dict[str, Any], matrix: ObservationMatrix, graph: Linea
 def predict_held_out(estimator: Estimator, matrix: ObservationMatrix, graph: LineageGraph,
                      test: Sequence[str], instance_graph: Any = None, **fit_kwargs: Any) -> np.ndarray:
     """Fit a clone of ``estimator`` on ``matrix`` without ``test``; predictions (n_test, n_items).
-    ``fit_kwargs`` go to its ``fit`` (e.g. LRMF's warm start ``init``)."""
+
+    ``instance_graph``: an item graph, or a function of the training matrix that builds one (a
+    co-response graph must not see the test models' answers). ``fit_kwargs`` go to its ``fit``
+    (e.g. LRMF's warm start ``init``).
+    """
     est = clone(estimator)
     train = training_matrix(matrix, test)
+    if callable(instance_graph):
+        instance_graph = instance_graph(train)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter of 100s of fits; metrics tell the story
         est.fit(train, graph, instance_graph, **fit_kwargs)

@@ -263,9 +263,11 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
 
 def instance_fit(task: Task, method: str, model: str, seed: int, opts: ProtocolOptions) -> np.ndarray:
     """One independent unit of the instance setting: predictions (n_items,) for held-out ``model``."""
-    params = tune_instance(method, task, model, seed, opts)
+    from hub_lineage.predict.item_graph import split_item_graph
+
+    params, item_graph = split_item_graph(tune_instance(method, task, model, seed, opts), task.instance_graph)
     estimator = seeded_estimator(method, params, seed)
-    return predict_held_out(estimator, task.matrix, task.graph, [model], task.instance_graph)[0]
+    return predict_held_out(estimator, task.matrix, task.graph, [model], item_graph)[0]
 
 
 def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions,
@@ -352,19 +354,18 @@ def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
 
 
 def instance_graph_for(task: Task, methods: Sequence[str] | None = None, k: int = 20) -> Any:
-    """The instance kNN graph (n_items, n_items) over prompt embeddings, when LRMF will use it.
+    """The item graphs LRMF's grid chooses from (:class:`~hub_lineage.predict.item_graph.ItemGraphs`:
+    prompt-embedding kNN when the items carry text, co-response kNN from each fit's training answers).
 
-    None when no method needs it or the items carry no text. Raises when ``k`` is not below the
-    number of instances (a kNN graph needs k other items).
+    None when LRMF is not run. Raises when ``k`` is not below the number of instances (a kNN graph
+    needs k other items).
     """
     methods = list(methods or INSTANCE_METHODS)
-    texts = task.matrix.item_texts
     n_items = len(task.matrix.items)
     if not 1 <= k < n_items:
         raise InvalidInputError(f"k={k} neighbours but only {n_items} instances: k must lie in [1, {n_items - 1}].")
-    weight = SETTING_PARAMS["instance"]["lrmf"].get("lambda_instance", 0.0)
-    if "lrmf" not in methods or not weight or texts is None or not any(texts):
+    if "lrmf" not in methods:
         return None
-    from hub_lineage.model import embeddings as embed
+    from hub_lineage.predict.item_graph import ItemGraphs
 
-    return embed.knn_graph(embed.embed_texts(texts), k=k)
+    return ItemGraphs(task.matrix, k)

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 # useful weights are small (reg ~ 1e-4); aggregate data has 6 items, so few factors suffice.
 _LRMF_AGGREGATE = {"n_factors": 8, "reg": 1e-4, "biases": True, "chance": "items", "max_iter": 30, "tol": 1e-4}
 
-_LRMF_INSTANCE = {"n_factors": 8, "reg": 1e-4, "biases": True, "lambda_lineage": 1e-3, "max_iter": 30, "tol": 1e-4}
+# lambda_instance: the item graph's weight when the grid picks one (item_graph; the product's value)
+_LRMF_INSTANCE = {"n_factors": 8, "reg": 1e-4, "biases": True, "lambda_lineage": 1e-3, "max_iter": 30, "tol": 1e-4,
+                  "lambda_instance": 1e-3}
 
 #: Per-setting fixed parameters and tuning grids. The grids are searched on the training models of
 #: each fold only; the fixed parameters were chosen once from the method's design, not from tests.
@@ -169,18 +171,22 @@ def select_for_fit(matrix: ObservationMatrix, graph: LineageGraph, seed: int, fi
 def tune_instance(method: str, task: Task, held_out: str, seed: int, opts: ProtocolOptions) -> dict[str, Any]:
     """Grid point with the best mean AUC on the OTHER fine-tunes, held out together from a fit that
     also lacks ``held_out`` (the test model is in neither the fit nor the validation)."""
+    from hub_lineage.predict.item_graph import ItemGraphs, split_item_graph
+
     base = {**SETTING_PARAMS["instance"].get(method, {}), **opts.params.get(method, {})}
     grid = SETTING_GRIDS["instance"].get(method, ({},))
+    if method == "lrmf" and isinstance(task.instance_graph, ItemGraphs):  # which item graph, if any
+        grid = tuple({**point, "item_graph": kind} for kind in task.instance_graph.kinds() for point in grid)
     others = [m for m in task.eligible if m != held_out]
     if not opts.tune or method in opts.params or len(grid) < 2 or not others:
-        return {**base, **grid[0]}
+        return {**base, **grid[0], **opts.params.get(method, {})}  # fixed parameters win
     train = training_matrix(task.matrix, [held_out])
     actual = train.select_models(others).values
     best: tuple[float, dict[str, Any]] | None = None
     for point in grid:
         params = {**base, **point}
-        pred = predict_held_out(seeded_estimator(method, params, seed), train, task.graph, others,
-                                task.instance_graph)
+        fit_params, item_graph = split_item_graph(params, task.instance_graph)
+        pred = predict_held_out(seeded_estimator(method, fit_params, seed), train, task.graph, others, item_graph)
         score = float(np.nanmean([metrics.auc(p, a) for p, a in zip(pred, actual)]))
         if best is None or score > best[0]:
             best = (score, params)

@@ -155,23 +155,11 @@ def complete_scores(matrix: ObservationMatrix) -> np.ndarray:
 
 
 def co_response_graph(matrix: ObservationMatrix, k: int = 20) -> sp.csr_matrix | None:
-    """Item kNN graph (n_items, n_items) from training models' answers; aggregates stay unlinked."""
-    import scipy.sparse as sp
+    """Item kNN graph (n_items, n_items) from training models' answers; aggregates stay unlinked
+    (:func:`hub_lineage.predict.item_graph.co_response_graph`)."""
+    from hub_lineage.predict import item_graph
 
-    from hub_lineage.model.embeddings import knn_graph
-
-    cols = np.flatnonzero(item_columns(matrix))
-    if cols.size <= k:
-        return None
-    x = matrix.values[:, cols].astype(np.float32)
-    answered = ~np.isnan(x).all(axis=1)
-    x = x[answered]
-    mean = np.nanmean(x, axis=0)
-    x = np.where(np.isnan(x), mean[None, :], x) - mean[None, :]
-    vectors = x.T + 1e-6  # one row per item; a constant item must not be a zero vector
-    sub = knn_graph(vectors, k=k).tocoo()
-    n = len(matrix.items)
-    return sp.csr_matrix((sub.data, (cols[sub.row], cols[sub.col])), shape=(n, n))
+    return item_graph.co_response_graph(matrix, k)
 
 
 def item_set_of(task: str) -> str:

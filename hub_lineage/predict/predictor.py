@@ -101,7 +101,7 @@ class Predictor:
         predicting new models.
 
         ``level``: ``benchmark`` (aggregates only), ``mixed`` (item answers and aggregates in one
-        likelihood, with a co-response item graph: :mod:`hub_lineage.predict.instance`; the instance
+        likelihood, with an item graph: :mod:`hub_lineage.predict.item_graph`; the instance
         setting's fixed hyper-parameters, validated by k-fold cold start) or ``auto`` (mixed when the
         store holds item answers).
         """
@@ -129,9 +129,9 @@ class Predictor:
         lrmf_params, fit_graph = method_graph(hyper, matrix, lineage_graph)
         item_graph = None
         if mixed:
-            from hub_lineage.predict.instance import co_response_graph
+            from hub_lineage.predict.item_graph import item_graph as build_item_graph
 
-            item_graph = co_response_graph(matrix)
+            item_graph = build_item_graph(matrix, "auto")  # text kNN where prompts are known, else co-response
         say(f"fitting LRMF on {len(matrix.models)} models, {len(fit_graph)} lineage nodes")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=UserWarning)  # convergence chatter; tol is loose on purpose

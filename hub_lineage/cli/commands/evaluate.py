@@ -185,7 +185,7 @@ def _evaluate_budget(data: tuple[str, ...], setting: str, seeds: int, seed_start
                      folds: int, coverage: float, limit: int | None, frontier: bool, as_json: bool,
                      quiet: bool) -> None:
     from hub_lineage.data.sources.detect import load_dataset
-    from hub_lineage.evaluation.budget import evaluate_budget, parse_budget
+    from hub_lineage.evaluation.budget import describe_methods, evaluate_budget, parse_budget
 
     parse_budget(setting)  # a bad budget fails before the data loads
     if not 0 < coverage < 1:
@@ -198,6 +198,7 @@ def _evaluate_budget(data: tuple[str, ...], setting: str, seeds: int, seed_start
                              frontier=frontier, level=coverage, n_folds=folds, seed_start=seed_start, limit=limit,
                              progress=None if quiet else (lambda msg: click.echo(f"  {msg}", err=True)))
     payload = result.to_json()
+    payload["methods"] = describe_methods(method_list)  # e.g. that irt is a 2PL
     if as_json:
         click.echo(json.dumps(payload, indent=2, allow_nan=False))
         return

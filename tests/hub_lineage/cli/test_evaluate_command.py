@@ -178,7 +178,9 @@ def test_budget_setting_on_long_csv_answers(capsys, tmp_path) -> None:
     code, out, err = _run(capsys, "evaluate", "--data", str(tmp_path / "musr_correctness.csv"), "--data",
                           str(tmp_path / "edges.csv"), "--setting", "budget:10", "--seeds", "1", "--json", "--quiet")
     assert code == 0, err
-    results = json.loads(out)["results"]
+    payload = json.loads(out)
+    results = payload["results"]
     assert set(results) == {"lrmf", "random", "irt", "aipw"}
+    assert payload["methods"]["irt"].startswith("2PL IRT")  # the output says which IRT ran
     for method in results.values():
         assert {"mae_all", "coverage", "interval_width", "mae_musr"} <= set(method)

@@ -82,3 +82,16 @@ def test_wilson_and_irt_pieces() -> None:
     assert np.corrcoef(b_hat, b)[0, 1] > 0.9 and np.corrcoef(t_hat, theta)[0, 1] > 0.8
     delta, se = fit_offset(np.array([]), np.array([]), 0.3, 2.0)
     assert (delta, se) == (0.3, 2.0)
+
+
+def test_irt_is_2pl_and_1pl_stays_selectable(data) -> None:
+    from hub_lineage.evaluation.budget import describe_methods
+
+    task = prepare_budget(data.matrix, data.graph)
+    res = run_budget(task, [20], ["irt", "irt1pl"], seeds=1)
+    for m in ("irt", "irt1pl"):
+        assert 0 < res[20][m][0]["mae_all"] < 0.3 and 0 < res[20][m][0]["coverage"] <= 1
+    assert res[20]["irt"][0] != res[20]["irt1pl"][0]  # different item models
+    assert "2PL" in describe_methods()["irt"] and "1PL" in describe_methods(["irt1pl"])["irt1pl"]
+    with pytest.raises(InvalidInputError, match="irt1pl"):
+        run_budget(task, [5], ["irt3pl"], seeds=1)

@@ -229,3 +229,19 @@ def test_side_information_nodes_join_the_fit_graph_but_not_eligibility():
                                                        "side": {"type": 0.1}}})
     result = evaluation.evaluate(task, ["lrmf"], seeds=1, options=opts)
     assert result.summary()["lrmf"]["pearson_all"]["mean"] > 0.8
+
+
+def test_instance_lrmf_chooses_its_item_graph_on_the_other_fine_tunes():
+    from hub_lineage.evaluation.tuning import tune_instance
+    from hub_lineage.predict.item_graph import ItemGraphs
+
+    matrix, graph = _instance_data()
+    task = evaluation.prepare(matrix, graph, "instance")
+    task.instance_graph = evaluation.instance_graph_for(task, ["lrmf"])
+    assert isinstance(task.instance_graph, ItemGraphs) and task.instance_graph.kinds() == (None, "co_response")
+    assert evaluation.instance_graph_for(task, ["parent"]) is None
+    opts = evaluation.ProtocolOptions()
+    params = tune_instance("lrmf", task, task.eligible[0], 0, opts)
+    assert params["item_graph"] in (None, "co_response") and params["lambda_instance"] > 0
+    result = evaluation.evaluate(task, ["lrmf"], seeds=1, options=opts).summary()
+    assert result["lrmf"]["auc"]["mean"] > 0.6
