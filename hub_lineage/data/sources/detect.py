@@ -79,10 +79,13 @@ def group_by_format(paths: Sequence[str | Path], fmt: str = "auto") -> dict[str,
 def long_csv_sidecars(path: Path, groups: dict[str, list[Path]]) -> tuple[Path | None, Path | None]:
     """The question table and model map of the long CSV ``path``: among the given files (``groups``
     as :func:`group_by_format` returns them), else lying beside it as
-    ``<benchmark>_questions.csv[.gz]`` / ``<benchmark>_models.csv``."""
+    ``<benchmark>_questions.csv[.gz]`` / ``<benchmark>_models.csv``. A sidecar named for no
+    benchmark goes with the long CSV only when it is the only long CSV given: with several, the
+    MMLU-Pro question table would otherwise lend its texts (and its model map its names) to MuSR."""
     bench = path.name.split(".")[0].removesuffix("_correctness")
-    return (_sidecar(path, groups.get("questions", []), f"{bench}_questions"),
-            _sidecar(path, groups.get("model_map", []), f"{bench}_models"))
+    sole = len(groups.get("long_csv", [])) <= 1
+    return (_sidecar(path, groups.get("questions", []), f"{bench}_questions", sole),
+            _sidecar(path, groups.get("model_map", []), f"{bench}_models", sole))
 
 
 def load_dataset(paths: Sequence[str | Path]) -> Dataset:
@@ -113,7 +116,7 @@ def load_dataset(paths: Sequence[str | Path]) -> Dataset:
     return Dataset(combine(matrices) if matrices else None, graph, formats)
 
 
-def _sidecar(path: Path, given: list[Path], stem: str) -> Path | None:
+def _sidecar(path: Path, given: list[Path], stem: str, sole: bool) -> Path | None:
     for candidate in given:
         if candidate.name.startswith(stem):
             return candidate
@@ -121,4 +124,5 @@ def _sidecar(path: Path, given: list[Path], stem: str) -> Path | None:
         sibling = path.with_name(stem + suffix)
         if sibling.exists():
             return sibling
-    return given[0] if len(given) == 1 else None
+    # a lone sidecar under another name belongs to the lone long CSV, never to one of several
+    return given[0] if len(given) == 1 and sole else None

@@ -212,3 +212,23 @@ def test_load_dataset_combines_graph_and_matrix(tmp_path):
     assert set(data.formats.values()) == {"contents", "edges"}
     assert data.matrix is not None and "org/ft" in data.matrix.models
     assert [(e.parent, e.root) for e in data.graph.parents("org/ft")] == [("Qwen/Qwen2.5-7B", False)]
+
+
+def test_a_question_table_goes_only_to_its_own_benchmark_among_several_long_csvs(tmp_path):
+    """musr_correctness + ifeval_correctness + mmlu_pro_questions: the MMLU-Pro texts must not become
+    MuSR's or IFEval's prompts (they did, and the product fit embedded them as MuSR's item graph)."""
+    answers = {}
+    for bench in ("musr", "mmlupro"):
+        answers[bench] = write_csv(tmp_path / f"{bench}_correctness.csv", ["model", "instance", "correct"],
+                                   [["org/a", "0", "1"], ["org/a", "1", "0"], ["org/b", "0", "1"]])
+    questions = write_csv(tmp_path / "mmlupro_questions.csv", ["question_id", "category", "question", "options"],
+                          [["0", "math", "What is 2+2?", "['3', '4']"], ["1", "math", "And 3+3?", "['6', '7']"]])
+    lonely = write_csv(tmp_path / "texts.csv", ["question_id", "category", "question", "options"],
+                       [["0", "math", "Unrelated?", "['x', 'y']"]])
+    groups = detect.group_by_format([str(answers["musr"]), str(answers["mmlupro"]), str(questions)])
+    assert detect.long_csv_sidecars(answers["musr"], groups)[0] is None
+    assert detect.long_csv_sidecars(answers["mmlupro"], groups)[0] == questions
+    groups = detect.group_by_format([str(answers["musr"]), str(answers["mmlupro"]), str(lonely)])
+    assert detect.long_csv_sidecars(answers["musr"], groups)[0] is None  # several long CSVs: no guessing
+    groups = detect.group_by_format([str(answers["musr"]), str(lonely)])
+    assert detect.long_csv_sidecars(answers["musr"], groups)[0] == lonely  # the lone pair still pairs
