@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
 from click.testing import CliRunner
 
-from shared_data import SHARED_DATA
+from shared_data import SHARED_DATA, family_contents
 
 from hub_lineage.cli.main import cli
 from hub_lineage.evaluation.tuning import SETTING_GRIDS
@@ -26,16 +25,7 @@ def store(tmp_path_factory):
     if not SHARED_DATA.resolve().is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA}")
     tmp = tmp_path_factory.mktemp("fit")
-    src = SHARED_DATA / "open_llm_leaderboard_contents_2025-02-08.csv"
-    with src.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rows = [r for r in reader if "Qwen2.5-7B" in (r.get("Base Model") or "")][:60]
-        header = reader.fieldnames
-    small = tmp / "contents.csv"
-    with small.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows)
+    small, _ = family_contents(tmp)
     path = str(tmp / "store.sqlite")
     _run(["ingest", str(small), "--store", path])
     return path

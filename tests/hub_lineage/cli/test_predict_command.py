@@ -104,18 +104,9 @@ def test_bad_input_exits_2_with_a_message(predictor_dir, capsys):
 
 def _family_store(tmp_path, shared_data) -> tuple[str, list[dict[str, str]]]:
     """A store holding a real slice: the leaderboard contents of one family (60 rows)."""
-    import csv
+    from shared_data import family_contents
 
-    src = shared_data / "open_llm_leaderboard_contents_2025-02-08.csv"
-    with src.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        rows = [r for r in reader if "Qwen2.5-7B" in (r.get("Base Model") or "")][:60]
-        header = reader.fieldnames
-    small = tmp_path / "contents.csv"
-    with small.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows)
+    small, rows = family_contents(tmp_path, shared_data)
     store = str(tmp_path / "store.sqlite")
     _run(["ingest", str(small), "--store", store])
     return store, rows
