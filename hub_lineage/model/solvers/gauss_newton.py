@@ -71,14 +71,26 @@ class FastSolver:
         self.curvature = curvature
         self.kappa32 = None if problem.kappa is None else problem.kappa.astype(np.float32)
         self.n_passes = 0
+        self._products: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     # -- the pass --------------------------------------------------------------------------
 
+    def lap_product(self, side: str, A: np.ndarray) -> np.ndarray:
+        """``lap @ A`` for ``side`` ("model" or "item"), kept for the last ``A`` seen: a pass needs it
+        for the objective and the step after it for the gradient, and the other side's parameters
+        do not change in a half-step (a sparse product each, 2-3% of a paper-scale fit)."""
+        held = self._products.get(side)
+        if held is not None and held[0] is A:  # parameters are never changed in place
+            return held[1]
+        out = spmm(self.p.lap_model if side == "model" else self.p.lap_item, A)
+        self._products[side] = (A, out)
+        return out
+
     def reg_value(self, P: np.ndarray, Q: np.ndarray) -> float:
         p = self.p
-        value = float((P * spmm(p.lap_model, P)).sum()) + p.reg * float((P * P).sum() + (Q * Q).sum())
+        value = float((P * self.lap_product("model", P)).sum()) + p.reg * float((P * P).sum() + (Q * Q).sum())
         if p.lap_item is not None:
-            value += float((Q * spmm(p.lap_item, Q)).sum())
+            value += float((Q * self.lap_product("item", Q)).sum())
         return value
 
     def features(self, A: np.ndarray) -> np.ndarray:
@@ -190,7 +202,7 @@ class FastSolver:
         full = 2 * p.reg * A
         full[:grad.shape[0]] += grad
         if lap is not None:
-            full += 2 * spmm(lap, A)
+            full += 2 * self.lap_product(side, A)
         first, H = curv
         if H is None:
             blocks = first.copy()
