@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from hub_lineage.cli.options import echo_json, json_option, predictor_option
+from hub_lineage.cli.options import echo_json, json_option, one_blas_thread, predictor_option
 from hub_lineage.errors import InvalidInputError
 
 EXAMPLES = """\b
@@ -67,6 +67,8 @@ def preflight_command(
     validate_with_mergekit: bool,
     as_json: bool,
 ) -> int:
+    if merge_dir is None:  # scoring only: tiny linear algebra (a merge keeps the default threads)
+        one_blas_thread()
     from hub_lineage.lineage.recipes import load_recipe
     from hub_lineage.predict.loading import load_predictor
     from mergekit_hooks import preflight as pf

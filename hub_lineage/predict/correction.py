@@ -59,9 +59,10 @@ class Correction:
     """A fitted :class:`Stacker` plus what predicting with it needs (metadata of the contents table)."""
 
     def __init__(self, stacker: Stacker, benchmarks: Sequence[str], max_hops: int,
-                 meta: Mapping[str, Mapping[str, Any]]) -> None:
+                 meta: Mapping[str, Mapping[str, Any]], *, trimmed: bool = False) -> None:
         self.stacker, self.benchmarks, self.max_hops = stacker, list(benchmarks), max_hops
-        self.meta = {m: {k: info.get(k) for k in _META_KEYS} for m, info in meta.items()}
+        # ``trimmed``: ``meta`` holds only _META_KEYS already (a saved correction's), as loaded
+        self.meta = dict(meta) if trimmed else {m: {k: info.get(k) for k in _META_KEYS} for m, info in meta.items()}
         self._scores: tuple[dict[str, np.ndarray], MLA] | None = None
 
     @property
@@ -95,7 +96,8 @@ class Correction:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != FORMAT or list(data.get("features", ())) != list(FEATURE_NAMES):
             return None
-        return cls(Stacker.from_dict(data["stacker"]), data["benchmarks"], int(data["max_hops"]), data["meta"])
+        return cls(Stacker.from_dict(data["stacker"]), data["benchmarks"], int(data["max_hops"]), data["meta"],
+                   trimmed=True)
 
     # -- predicting -------------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class Correction:
                                   dtype=np.float64).reshape(len(models), len(self.benchmarks))
             else:  # the predictor's ObservedScores table (node row -> score row)
                 nodes = np.flatnonzero(observed.row >= 0)
-                models = [observed.names[i] for i in nodes]
+                models = observed.names.take(nodes)
                 column = [observed.benchmarks.index(b) for b in self.benchmarks]
                 values = observed.values[observed.row[nodes]][:, column].astype(np.float64)
             matrix = ObservationMatrix(models, list(self.benchmarks), values, list(self.benchmarks),

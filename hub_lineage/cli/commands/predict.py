@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from hub_lineage.cli.options import echo_json, json_option, offline_option, predictor_option, store_option
+from hub_lineage.cli.options import (echo_json, json_option, offline_option, one_blas_thread, predictor_option,
+                                     store_option)
 from hub_lineage.errors import InvalidInputError
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
       hub-lineage predict --card README.md
       hub-lineage predict --recipe merge.yml
     """
+    one_blas_thread()  # before numpy: a prediction's linear algebra is tiny
     from hub_lineage.predict.loading import load_predictor
 
     sources = [name for name, given in (("--card", card), ("--recipe", recipe), ("--parent", parents)) if given]

@@ -43,3 +43,25 @@ def test_offline_follows_hf_hub_offline_unless_given(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert runner.invoke(show, []).output == "None True False\n"
     assert "Store to read (default: $HUB_LINEAGE_HOME/store.sqlite)." in runner.invoke(show, ["--help"]).output
+
+
+def test_one_blas_thread_starts_numpy_with_one_blas_thread_and_keeps_a_users_value():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os; from hub_lineage.cli.options import one_blas_thread; one_blas_thread(); import numpy; "
+            "from threadpoolctl import threadpool_info; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], max(i['num_threads'] for i in threadpool_info() "
+            "if i['user_api'] == 'blas'))")
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "1"]
+    out = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_NUM_THREADS": "2"},
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split()[0] == "2"
+    # numpy already imported (the CLI called in-process): nothing is set
+    code = "import os, numpy; from hub_lineage.cli.options import one_blas_thread; one_blas_thread(); " \
+           "print('OPENBLAS_NUM_THREADS' in os.environ)"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
