@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from hub_lineage.data.sources.detect import load_dataset
-    from hub_lineage.evaluation import protocol
+    from hub_lineage.evaluation import protocol, units
     from hub_lineage.predict.item_graph import ItemGraphs
 
     with warnings.catch_warnings():
@@ -43,7 +43,7 @@ def main() -> None:
     task.instance_graph = protocol.instance_graph_for(task, ["lrmf"])
     available = task.instance_graph.kinds()
     out: dict[str, dict] = {"n_models": len(task.eligible), "available": [str(k) for k in available]}
-    tune = protocol.tune_instance
+    tune = units.tune_instance
     for name in args.kinds.split(","):
         kind = None if name == "none" else name
         if name != "tuned" and kind not in available:
@@ -58,13 +58,13 @@ def main() -> None:
         original = ItemGraphs.kinds
         if name != "tuned":
             ItemGraphs.kinds = lambda self, k=kind: (k,)  # type: ignore[method-assign]
-        protocol.tune_instance = recording
+        units.tune_instance = recording
         start = time.perf_counter()
         try:
             result = protocol.evaluate(task, ["lrmf"], args.seeds, protocol.ProtocolOptions())
         finally:
             ItemGraphs.kinds = original  # type: ignore[method-assign]
-            protocol.tune_instance = tune
+            units.tune_instance = tune
         summary = result.summary()["lrmf"]
         out[name] = {"auc": summary["auc"]["mean"], "mae_all": summary["mae_all"]["mean"],
                      "choices": dict(choices), "seconds": round(time.perf_counter() - start, 1)}

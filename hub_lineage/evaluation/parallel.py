@@ -1,8 +1,8 @@
 """Run the protocol's independent fits on local processes or a Dask cluster, with serial numbers.
 
 :class:`Runner` is what :class:`~hub_lineage.evaluation.protocol.ProtocolOptions` ``runner``
-takes: it maps one unit function (``protocol.fold_fit``: one method's tuning, fit and predictions
-for one fold of one seed; ``protocol.instance_fit`` in the instance setting) over its argument
+takes: it maps one unit function (:mod:`hub_lineage.evaluation.units`: one grid point of an inner
+search, or one outer fit, of one method, fold and seed) over its argument
 tuples through joblib. Locally joblib's ``loky`` backend runs ``jobs`` worker processes; with a
 scheduler address joblib's ``dask`` backend sends the same calls to a ``distributed`` cluster
 (the ``cluster`` extra). No scheduling of our own: joblib batches and orders, Dask places.
@@ -115,9 +115,24 @@ class Runner:
         self.progress = progress
         self.connect_timeout = connect_timeout
         self._warming: threading.Thread | None = None
+        self._workers: int | None = None
         if preload and scheduler is None and jobs > 1:
             self._warming = threading.Thread(target=self._warm, args=(tuple(preload),), daemon=True)
             self._warming.start()
+
+    @property
+    def workers(self) -> int:
+        """How many units run at once: ``jobs`` locally, the cluster's worker threads on Dask
+        (asked once, when first needed)."""
+        if self.scheduler is None:
+            return self.jobs
+        if self._workers is None:
+            client = _connect(self.scheduler, self.connect_timeout)
+            try:
+                self._workers = max(1, sum(client.nthreads().values()))
+            finally:
+                client.close()
+        return self._workers
 
     def _warm(self, modules: tuple[str, ...]) -> None:
         from joblib import Parallel, delayed

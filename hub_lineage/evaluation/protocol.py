@@ -19,7 +19,7 @@ is scored, one at a time, and reports instance-level AUC and predicted vs actual
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,9 +27,7 @@ import numpy as np
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import InvalidInputError, RepoNotFoundError
 from hub_lineage.evaluation import metrics, splits
-from hub_lineage.evaluation.held_out import method_graph, predict_held_out, seeded_estimator
-from hub_lineage.evaluation.calibration import FoldPost
-from hub_lineage.evaluation.tuning import SETTING_PARAMS, select_tuned, tune_instance
+from hub_lineage.evaluation.units import fold_fit, instance_fit, kfold_plan, mapped_fits
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.registry import get_method
 from hub_lineage.predict.conformal import RelativeIndex
@@ -186,55 +184,9 @@ def prepare(matrix: ObservationMatrix | None, graph: LineageGraph, setting: Sett
 # -- the protocol -------------------------------------------------------------------------------
 
 
-def _kfold_plan(task: Task, seed: int, opts: ProtocolOptions
-                ) -> tuple[LineageGraph, list[str], list[list[str]]]:
-    """The seed's graph (noisy under ``opts.noise``), its eligible models and their folds."""
-    graph = task.graph
-    eligible = task.eligible
-    if opts.noise is not None:
-        graph = splits.perturb(graph, opts.noise, task.matrix.models, seed)
-        still = set(splits.eligible_models(task.matrix.models, graph))
-        eligible = [m for m in eligible if m in still]
-    if opts.test_fraction is not None:  # one test split: the other models are never predicted
-        folds = [splits.holdout(eligible, opts.test_fraction, seed)]
-        eligible = folds[0]
-    else:
-        folds = splits.kfold(eligible, opts.n_folds, seed)
-    return graph, eligible, folds
-
-
-def fold_fit(task: Task, graph: LineageGraph, method: str, fold: list[str], seed: int, opts: ProtocolOptions,
-             index: RelativeIndex | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
-    """One independent unit: tune ``method`` on the training models, fit, predict ``fold``, correct
-    the predictions and give their intervals (:class:`FoldPost`).
-
-    Returns benchmark predictions (len(fold), n_benchmarks) and the interval bounds (or None).
-    Its seed comes from its arguments only, so it gives the same numbers in any process; ``index``
-    (the graph's relatives, deterministic) is shared between the folds of a seed when given.
-    """
-    selection = select_tuned(method, task, graph, fold, seed, opts)
-    post = None
-    if selection.pred is not None:
-        post = FoldPost(selection, task.matrix, index or RelativeIndex(graph), fold, opts.coverage,
-                        stack=method in opts.stack, adaptive=opts.intervals != "constant" and method != "mean",
-                        scaled=opts.intervals in ("adaptive", "metadata"),
-                        static=opts.intervals == "metadata", seed=seed,
-                        mla_graph=graph if opts.stack_mla else None)
-    fit_params, fit_graph = method_graph(selection.params, task.matrix, graph)
-    items = predict_held_out(seeded_estimator(method, fit_params, seed), task.matrix, fit_graph, fold)
-    pred = task.matrix.benchmark_scores(items)
-    if post is None:
-        return pred, None, None
-    pred = post.correct(pred, fold)
-    if opts.coverage is None:
-        return pred, None, None
-    low, high = post.interval(pred, fold)
-    return pred, low, high
-
-
 def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions,
                 fits: dict[tuple[str, int], tuple] | None = None) -> dict[str, dict[str, float]]:
-    graph, eligible, folds = _kfold_plan(task, seed, opts)
+    graph, eligible, folds = kfold_plan(task, seed, opts)
     actual = task.matrix.select_models(eligible).benchmark_scores()
     pos = {m: k for k, m in enumerate(eligible)}
     index = RelativeIndex(graph) if fits is None else None  # shared by the folds run here
@@ -259,15 +211,6 @@ def _kfold_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOpt
             out[method]["coverage"] = metrics.coverage(low, high, actual)
             out[method]["interval_width"] = float(np.nanmean(high - low))
     return out
-
-
-def instance_fit(task: Task, method: str, model: str, seed: int, opts: ProtocolOptions) -> np.ndarray:
-    """One independent unit of the instance setting: predictions (n_items,) for held-out ``model``."""
-    from hub_lineage.predict.item_graph import split_item_graph
-
-    params, item_graph = split_item_graph(tune_instance(method, task, model, seed, opts), task.instance_graph)
-    estimator = seeded_estimator(method, params, seed)
-    return predict_held_out(estimator, task.matrix, task.graph, [model], item_graph)[0]
 
 
 def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: ProtocolOptions,
@@ -295,31 +238,6 @@ def _instance_seed(task: Task, methods: Sequence[str], seed: int, opts: Protocol
     return out, detail
 
 
-def _mapped_fits(task: Task, methods: Sequence[str], seeds: int, opts: ProtocolOptions
-                 ) -> dict[int, dict[tuple[str, int], Any]]:
-    """Every independent fit of the run (seeds x methods x folds, or held-out models) through
-    ``opts.runner``; keyed ``{seed: {(method, fold or model index): result}}``."""
-    assert opts.runner is not None
-    plain = replace(opts, progress=None, runner=None, record=None)  # what a worker needs: no callbacks
-    seed_list = range(opts.seed_start, opts.seed_start + seeds)
-    plans = {seed: _kfold_plan(task, seed, opts) for seed in seed_list} if task.setting.kind != "instance" else {}
-    keys, calls = [], []
-    for m in methods:  # method-major: the slow methods (LRMF first) start first, so none trails at the end
-        for seed in seed_list:
-            if task.setting.kind == "instance":
-                units = [(k, (task, m, model, seed, plain)) for k, model in enumerate(task.eligible)]
-            else:
-                graph, _, folds = plans[seed]
-                units = [(k, (task, graph, m, fold, seed, plain)) for k, fold in enumerate(folds)]
-            keys += [(seed, m, k) for k, _ in units]
-            calls += [call for _, call in units]
-    values = opts.runner(instance_fit if task.setting.kind == "instance" else fold_fit, calls)
-    out: dict[int, dict[tuple[str, int], Any]] = {seed: {} for seed in seed_list}
-    for (seed, method, k), value in zip(keys, values):
-        out[seed][method, k] = value
-    return out
-
-
 def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
              options: ProtocolOptions | None = None) -> EvaluationResult:
     """Run the protocol for ``seeds`` seeds (``seed_start``.. ``seed_start + seeds - 1``) and every method."""
@@ -336,7 +254,7 @@ def evaluate(task: Task, methods: Sequence[str] | None = None, seeds: int = 5,
         get_method(method)  # fail before any fit on a misspelt name
     per_seed: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     per_model: dict[str, dict[str, dict[str, float]]] = {}
-    fits = _mapped_fits(task, methods, seeds, opts) if opts.runner is not None else {}
+    fits = mapped_fits(task, methods, seeds, opts) if opts.runner is not None else {}
     for seed in range(opts.seed_start, opts.seed_start + seeds):
         if task.setting.kind == "instance":
             result, detail = _instance_seed(task, methods, seed, opts, fits.get(seed))

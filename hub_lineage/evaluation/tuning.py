@@ -86,18 +86,24 @@ class Selection:
     folds: list[list[str]] = field(default_factory=list)
 
 
-def select_params(method: str, kind: str, matrix: ObservationMatrix, graph: LineageGraph,
-                  test: Sequence[str], seed: int, *, tune: bool = True, validate: bool = True,
-                  fixed: dict[str, Any] | None = None, n_inner: int | None = None,
-                  instance_graph: Any = None) -> Selection:
-    """Pick ``method``'s grid point of setting ``kind`` with the best validation pearson_all.
+@dataclass
+class Search:
+    """An inner search's plan: the candidate parameters and the validation folds of the training models.
 
-    Only the training models (``matrix`` without ``test``) are fitted and validated on: a validation
-    fifth of them (``n_inner`` = 1) or an ``n_inner``-fold cross-validation. ``fixed`` parameters
-    override the setting's fixed ones and every grid point (a grid left with one point is not
-    searched). Without ``tune`` the first grid point is used; ``validate`` still scores it (for
-    calibration). Fewer than 10 eligible training models: no validation (empty ``scores``).
+    Each candidate is scored on its own (:func:`score_point`, an independent unit of a parallel
+    evaluation) and :func:`pick` chooses among the scores; :func:`select_params` does both here.
     """
+
+    points: list[dict[str, Any]]
+    train: ObservationMatrix
+    folds: list[list[str]]
+
+
+def plan_search(method: str, kind: str, matrix: ObservationMatrix, graph: LineageGraph,
+                test: Sequence[str], seed: int, *, tune: bool = True, validate: bool = True,
+                fixed: dict[str, Any] | None = None, n_inner: int | None = None) -> Search | Selection:
+    """The candidates and validation folds of :func:`select_params`, or the :class:`Selection`
+    itself when nothing is fitted to choose (one point not validated, or under 10 eligible training models)."""
     fixed = dict(fixed or {})
     base = {**SETTING_PARAMS.get(kind, {}).get(method, {}), **fixed}
     grid = SETTING_GRIDS.get(kind, {}).get(method, get_method(method).grid) if tune else ({},)
@@ -112,22 +118,54 @@ def select_params(method: str, kind: str, matrix: ObservationMatrix, graph: Line
     if (len(points) < 2 and not validate) or len(inner) < 10:
         return Selection(points[0])
     folds = splits.kfold(inner, 5, seed + 1)[:1] if n_inner == 1 else splits.kfold(inner, min(n_inner, len(inner)), seed + 1)
-    models = [m for fold in folds for m in fold]
-    held_out_of = [k for k, fold in enumerate(folds) for _ in fold]
-    actual = train.select_models(models).benchmark_scores()
+    return Search(points, train, folds)
+
+
+def score_point(method: str, params: dict[str, Any], search: Search, matrix: ObservationMatrix,
+                graph: LineageGraph, seed: int, instance_graph: Any = None) -> np.ndarray:
+    """One candidate's validation predictions (n_validation, n_benchmarks): each validation fold
+    predicted by a fit without it, on the training models only."""
+    fit_params, fit_graph = method_graph(params, matrix, graph)
+    estimator = seeded_estimator(method, fit_params, seed)
+    return np.vstack([search.train.benchmark_scores(predict_held_out(estimator, search.train, fit_graph, fold,
+                                                                     instance_graph))
+                      for fold in search.folds])
+
+
+def pick(search: Search, preds: Sequence[np.ndarray]) -> Selection:
+    """The candidate with the best validation pearson_all (the first of equals) and its evidence."""
+    models = [m for fold in search.folds for m in fold]
+    held_out_of = [k for k, fold in enumerate(search.folds) for _ in fold]
+    actual = search.train.select_models(models).benchmark_scores()
     best: Selection | None = None
-    for params in points:
-        fit_params, fit_graph = method_graph(params, matrix, graph)
-        estimator = seeded_estimator(method, fit_params, seed)
-        pred = np.vstack([train.benchmark_scores(predict_held_out(estimator, train, fit_graph, fold, instance_graph))
-                          for fold in folds])
-        scores = metrics.score_table(pred, actual, train.benchmarks)
+    for params, pred in zip(search.points, preds, strict=True):
+        scores = metrics.score_table(pred, actual, search.train.benchmarks)
         score = -np.inf if np.isnan(scores["pearson_all"]) else scores["pearson_all"]
         if best is None or score > best.scores["_score"]:
-            best = Selection(params, {**scores, "_score": score}, pred, actual, models, held_out_of, folds)
+            best = Selection(params, {**scores, "_score": score}, pred, actual, models, held_out_of, search.folds)
     assert best is not None
     best.scores.pop("_score")
     return best
+
+
+def select_params(method: str, kind: str, matrix: ObservationMatrix, graph: LineageGraph,
+                  test: Sequence[str], seed: int, *, tune: bool = True, validate: bool = True,
+                  fixed: dict[str, Any] | None = None, n_inner: int | None = None,
+                  instance_graph: Any = None) -> Selection:
+    """Pick ``method``'s grid point of setting ``kind`` with the best validation pearson_all.
+
+    Only the training models (``matrix`` without ``test``) are fitted and validated on: a validation
+    fifth of them (``n_inner`` = 1) or an ``n_inner``-fold cross-validation. ``fixed`` parameters
+    override the setting's fixed ones and every grid point (a grid left with one point is not
+    searched). Without ``tune`` the first grid point is used; ``validate`` still scores it (for
+    calibration). Fewer than 10 eligible training models: no validation (empty ``scores``).
+    """
+    search = plan_search(method, kind, matrix, graph, test, seed, tune=tune, validate=validate, fixed=fixed,
+                         n_inner=n_inner)
+    if isinstance(search, Selection):
+        return search
+    return pick(search, [score_point(method, params, search, matrix, graph, seed, instance_graph)
+                         for params in search.points])
 
 
 def tune_and_calibrate(method: str, task: Task, graph: LineageGraph, test: Sequence[str],
@@ -144,13 +182,23 @@ def tune_and_calibrate(method: str, task: Task, graph: LineageGraph, test: Seque
     return sel.params, intervals
 
 
+def plan_tuned(method: str, task: Task, graph: LineageGraph, test: Sequence[str], seed: int,
+               opts: ProtocolOptions) -> Search | Selection:
+    """:func:`plan_search` with the protocol's options (``opts.params`` fix a method's parameters)."""
+    fixed = opts.params.get(method)
+    return plan_search(method, task.setting.kind, task.matrix, graph, test, seed,
+                       tune=opts.tune and fixed is None, validate=opts.coverage is not None,
+                       fixed=fixed, n_inner=opts.n_inner)
+
+
 def select_tuned(method: str, task: Task, graph: LineageGraph, test: Sequence[str], seed: int,
                  opts: ProtocolOptions) -> Selection:
     """:func:`select_params` with the protocol's options (``opts.params`` fix a method's parameters)."""
-    fixed = opts.params.get(method)
-    return select_params(method, task.setting.kind, task.matrix, graph, test, seed,
-                         tune=opts.tune and fixed is None, validate=opts.coverage is not None,
-                         fixed=fixed, n_inner=opts.n_inner, instance_graph=task.instance_graph)
+    search = plan_tuned(method, task, graph, test, seed, opts)
+    if isinstance(search, Selection):
+        return search
+    return pick(search, [score_point(method, params, search, task.matrix, graph, seed, task.instance_graph)
+                         for params in search.points])
 
 
 #: Eligible models from which ``Predictor.fit`` validates on one held-out fifth (as evaluate does on
@@ -168,27 +216,49 @@ def select_for_fit(matrix: ObservationMatrix, graph: LineageGraph, seed: int, fi
                          fixed=fixed, n_inner=n_inner)
 
 
-def tune_instance(method: str, task: Task, held_out: str, seed: int, opts: ProtocolOptions) -> dict[str, Any]:
-    """Grid point with the best mean AUC on the OTHER fine-tunes, held out together from a fit that
-    also lacks ``held_out`` (the test model is in neither the fit nor the validation)."""
-    from hub_lineage.predict.item_graph import ItemGraphs, split_item_graph
+def instance_candidates(method: str, task: Task, held_out: str, opts: ProtocolOptions
+                        ) -> dict[str, Any] | list[dict[str, Any]]:
+    """The parameters to try for held-out ``held_out`` (a list), or the parameters themselves (a
+    dict) when nothing is searched (no tuning, fixed parameters, one point, no other fine-tune)."""
+    from hub_lineage.predict.item_graph import ItemGraphs
 
     base = {**SETTING_PARAMS["instance"].get(method, {}), **opts.params.get(method, {})}
     grid = SETTING_GRIDS["instance"].get(method, ({},))
     if method == "lrmf" and isinstance(task.instance_graph, ItemGraphs):  # which item graph, if any
         grid = tuple({**point, "item_graph": kind} for kind in task.instance_graph.kinds() for point in grid)
-    others = [m for m in task.eligible if m != held_out]
-    if not opts.tune or method in opts.params or len(grid) < 2 or not others:
+    if not opts.tune or method in opts.params or len(grid) < 2 or not any(m != held_out for m in task.eligible):
         return {**base, **grid[0], **opts.params.get(method, {})}  # fixed parameters win
+    return [{**base, **point} for point in grid]
+
+
+def score_instance_point(method: str, task: Task, held_out: str, seed: int, params: dict[str, Any]) -> float:
+    """Mean AUC of one candidate on the OTHER fine-tunes, held out together from a fit that also
+    lacks ``held_out`` (the test model is in neither the fit nor the validation)."""
+    from hub_lineage.predict.item_graph import split_item_graph
+
+    others = [m for m in task.eligible if m != held_out]
     train = training_matrix(task.matrix, [held_out])
     actual = train.select_models(others).values
+    fit_params, item_graph = split_item_graph(params, task.instance_graph)
+    pred = predict_held_out(seeded_estimator(method, fit_params, seed), train, task.graph, others, item_graph)
+    return float(np.nanmean([metrics.auc(p, a) for p, a in zip(pred, actual)]))
+
+
+def pick_instance(candidates: Sequence[dict[str, Any]], scores: Sequence[float]) -> dict[str, Any]:
+    """The candidate with the best mean AUC (the first of equals; a NaN first score is kept)."""
     best: tuple[float, dict[str, Any]] | None = None
-    for point in grid:
-        params = {**base, **point}
-        fit_params, item_graph = split_item_graph(params, task.instance_graph)
-        pred = predict_held_out(seeded_estimator(method, fit_params, seed), train, task.graph, others, item_graph)
-        score = float(np.nanmean([metrics.auc(p, a) for p, a in zip(pred, actual)]))
+    for params, score in zip(candidates, scores, strict=True):
         if best is None or score > best[0]:
             best = (score, params)
     assert best is not None
     return best[1]
+
+
+def tune_instance(method: str, task: Task, held_out: str, seed: int, opts: ProtocolOptions) -> dict[str, Any]:
+    """Grid point with the best mean AUC on the OTHER fine-tunes, held out together from a fit that
+    also lacks ``held_out`` (the test model is in neither the fit nor the validation)."""
+    candidates = instance_candidates(method, task, held_out, opts)
+    if isinstance(candidates, dict):
+        return candidates
+    return pick_instance(candidates, [score_instance_point(method, task, held_out, seed, params)
+                                      for params in candidates])

@@ -42,7 +42,12 @@ def serial() -> evaluation.EvaluationResult:
     return evaluation.evaluate(_task(), METHODS, seeds=2, options=_opts())
 
 
-def test_local_processes_give_the_serial_numbers(serial):
+@pytest.mark.parametrize("split", [False, True], ids=["outer-fits", "grid-point-units"])
+def test_local_processes_give_the_serial_numbers(serial, split, monkeypatch):
+    from hub_lineage.evaluation import units
+
+    if split:  # 18 outer fits for 2 workers would not be split: make them
+        monkeypatch.setattr(units, "SPLIT_BELOW", 100)
     seen: list[str] = []
     result = evaluation.evaluate(_task(), METHODS, seeds=2, options=_opts(Runner(jobs=2, progress=seen.append)))
     _same(serial, result)
@@ -74,7 +79,10 @@ def test_runner_options(monkeypatch):
         Runner(scheduler="tcp://127.0.0.1:1", connect_timeout=1)(abs, [(-1,)])
 
 
-def test_the_instance_setting_runs_in_parallel_with_the_serial_numbers():
+def test_the_instance_setting_runs_in_parallel_with_the_serial_numbers(monkeypatch):
+    from hub_lineage.evaluation import units
+
+    monkeypatch.setattr(units, "SPLIT_BELOW", 100)  # lrmf's grid points as units of their own
     # binary answers: three bases, each with a fine-tune that answers much like it
     rng = np.random.default_rng(0)
     graph, names, rows = LineageGraph(), [], []
@@ -87,9 +95,31 @@ def test_the_instance_setting_runs_in_parallel_with_the_serial_numbers():
         graph.add_edge(f"org/base{b}-it", f"org/base{b}")
     matrix = ObservationMatrix(names, [f"q/{i}" for i in range(120)], np.array(rows), ["q"] * 120)
     task = evaluation.prepare(matrix, graph, "instance")
-    methods = ["parent", "difficulty", "mean"]
+    methods = ["lrmf", "parent", "difficulty", "mean"]  # lrmf: its grid's points are units of their own
     serial = evaluation.evaluate(task, methods, seeds=1)
     parallel = evaluation.evaluate(task, methods, seeds=1,
                                    options=evaluation.ProtocolOptions(runner=Runner(jobs=2)))
     _same(serial, parallel)
     assert parallel.per_model == serial.per_model
+
+
+def test_grid_points_are_units_of_their_own(serial):
+    """Round 1 maps every candidate of every inner search, round 2 the outer fits with the winners."""
+    from hub_lineage.evaluation import units
+    from hub_lineage.evaluation.tuning import plan_tuned
+
+    rounds: list[tuple[str, int]] = []
+
+    def in_order(fn, calls):  # a runner that runs here, one call after another
+        rounds.append((fn.__name__, len(calls)))
+        return [fn(*call) for call in calls]
+
+    task, opts = _task(), _opts(in_order)
+    result = evaluation.evaluate(task, METHODS, seeds=2, options=opts)
+    _same(serial, result)
+    n_points = 0
+    for seed in (0, 1):
+        graph, _, folds = units.kfold_plan(task, seed, opts)
+        n_points += sum(len(plan_tuned(m, task, graph, fold, seed, opts).points) for m in METHODS for fold in folds)
+    assert n_points > 2 * 3 * len(METHODS)  # LRMF's grid has several points
+    assert rounds == [("point_fit", n_points), ("fold_fit", 2 * 3 * len(METHODS))]
