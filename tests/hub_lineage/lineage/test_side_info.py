@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hub_lineage.evaluation import protocol as evaluation
+from hub_lineage.evaluation.held_out import method_graph
 
 from hub_lineage.lineage import side_info as side_graph
 from hub_lineage.errors import InvalidInputError
@@ -90,7 +90,7 @@ def test_side_nodes_pull_a_cold_start_model_toward_its_metadata_group():
         # as in the evaluation: the test model's metadata is known (rows of the full matrix), its scores not
         full = ObservationMatrix([*names, "test/chat-ft"], items, np.vstack([np.clip(rows, 0, 1), [np.nan] * 2]),
                                  items, np.array([500.0, 500.0]), model_meta=meta)
-        params, graph_used = evaluation.method_graph(
+        params, graph_used = method_graph(
             {"n_factors": 2, "reg": 1e-4, "biases": True, "lambda_lineage": 0.1, "max_iter": 50,
              "random_state": 0, "side": side}, full, graph)
         preds[bool(side)] = LRMF(**params).fit(matrix, graph_used).predict_proba(["test/chat-ft"])[0, 0]
