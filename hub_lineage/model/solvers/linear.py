@@ -76,6 +76,10 @@ def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, re
     inv = 1.0 / np.maximum(sc[:, None] * np.maximum(lam, 0)[None, :] + deg[:, None], 1e-300)
     diagonal = sc[:, None] * lam[None, :] + 2 * reg  # every row's curvature + L2 term, in the eigenbasis
     b = -(grad @ E)
+    # CG in float32 (X = Y E^T in float64): half the memory traffic of its vector updates, which
+    # are most of an iteration, and far inside the solve's tolerance (rtol 1e-2)
+    inv = np.minimum(inv, np.finfo(np.float32).max).astype(np.float32)
+    diagonal, b = diagonal.astype(np.float32), b.astype(np.float32)
 
     # Both operators work row by row, so their row parts run on threads (with the same bits).
     with _row_split(lap, n) as rows:
@@ -94,16 +98,15 @@ def solve_shared(scale: np.ndarray, H: np.ndarray, lap: sp.csr_matrix | None, re
 
         def apply(D: np.ndarray) -> np.ndarray:
             out = np.empty_like(D)
-            D32 = D.astype(np.float32)
 
             def part(r: slice, _: sp.csr_matrix | None) -> None:
                 o = diagonal[r] * D[r]
-                o += 2 * (lap32[r.start] @ D32)
+                o += 2 * (lap32[r.start] @ D)
                 out[r] = o
             rows.each(part)
             return out
 
-        return _pcg(apply, precond, b, lap, max_cg, rtol, rows) @ E.T
+        return _pcg(apply, precond, b, lap, max_cg, rtol, rows).astype(np.float64) @ E.T
 
 
 def spmm(lap: sp.csr_matrix, D: np.ndarray) -> np.ndarray:
