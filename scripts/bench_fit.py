@@ -137,7 +137,7 @@ def time_predict_cli(fallback_model: str) -> float | None:
     env["PYTHONPYCACHEPREFIX"] = pycache.name
     try:
         times = []
-        for _ in range(4):  # the first run warms the page and bytecode caches; the median of the warm ones
+        for _ in range(8):  # the first run warms the page and bytecode caches; the median of the 7 warm ones
             t = time.perf_counter()
             done = subprocess.run(cli + ["predict", model, "--offline", "--json"], capture_output=True,
                                   text=True, env=env)
