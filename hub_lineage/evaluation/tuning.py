@@ -184,21 +184,22 @@ def tune_and_calibrate(method: str, task: Task, graph: LineageGraph, test: Seque
 
 def plan_tuned(method: str, task: Task, graph: LineageGraph, test: Sequence[str], seed: int,
                opts: ProtocolOptions) -> Search | Selection:
-    """:func:`plan_search` with the protocol's options (``opts.params`` fix a method's parameters)."""
-    fixed = opts.params.get(method)
-    return plan_search(method, task.setting.kind, task.matrix, graph, test, seed,
-                       tune=opts.tune and fixed is None, validate=opts.coverage is not None,
-                       fixed=fixed, n_inner=opts.n_inner)
+    """:func:`plan_search` with the protocol's options."""
+    return plan_search(method, task.setting.kind, task.matrix, graph, test, seed, **_search_options(method, opts))
 
 
 def select_tuned(method: str, task: Task, graph: LineageGraph, test: Sequence[str], seed: int,
                  opts: ProtocolOptions) -> Selection:
-    """:func:`select_params` with the protocol's options (``opts.params`` fix a method's parameters)."""
-    search = plan_tuned(method, task, graph, test, seed, opts)
-    if isinstance(search, Selection):
-        return search
-    return pick(search, [score_point(method, params, search, task.matrix, graph, seed, task.instance_graph)
-                         for params in search.points])
+    """:func:`select_params` with the protocol's options."""
+    return select_params(method, task.setting.kind, task.matrix, graph, test, seed,
+                         instance_graph=task.instance_graph, **_search_options(method, opts))
+
+
+def _search_options(method: str, opts: ProtocolOptions) -> dict[str, Any]:
+    """The search's keyword options from the protocol's (``opts.params`` fix a method's parameters)."""
+    fixed = opts.params.get(method)
+    return {"tune": opts.tune and fixed is None, "validate": opts.coverage is not None, "fixed": fixed,
+            "n_inner": opts.n_inner}
 
 
 #: Eligible models from which ``Predictor.fit`` validates on one held-out fifth (as evaluate does on
