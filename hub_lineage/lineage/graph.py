@@ -18,14 +18,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from hub_lineage.errors import DataFormatError, LineageWarning
 from hub_lineage.lineage import cycles
 from hub_lineage.lineage.edges import ROOT, Edge, Relation
 from hub_lineage.lineage.walk import breadth_first
 
-if TYPE_CHECKING:  # scipy costs ~0.7 s of imports: only adjacency()/laplacian() load it
+if TYPE_CHECKING:  # scipy costs ~0.7 s of imports, numpy ~0.15 s: only the methods that need them load them
+    import numpy as np
     import scipy.sparse as sp
 
 #: Why an edge given to the graph was not kept, as counted in :attr:`LineageGraph.dropped`.
@@ -279,10 +278,7 @@ class LineageGraph:
     def adjacency_entries(
         self,
         index: Mapping[str, int] | Sequence[str],
-        *,
-        relations: Iterable[Relation | str] | None = None,
-        relation_weights: Mapping[str, float] | None = None,
-        collapse_quantized: bool = True,
+        **options: Any,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The entries of :meth:`adjacency` as coordinates, without scipy (same options).
 
@@ -290,6 +286,21 @@ class LineageGraph:
         every edge appears in both directions, and duplicates are to be summed (as the sparse
         :meth:`adjacency` does), so ``A[rows[k], cols[k]] += vals[k]`` rebuilds ``A``.
         """
+        import numpy as np
+
+        rows, cols, vals = self.adjacency_lists(index, **options)
+        return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
+                np.asarray(vals, dtype=np.float64))
+
+    def adjacency_lists(
+        self,
+        index: Mapping[str, int] | Sequence[str],
+        *,
+        relations: Iterable[Relation | str] | None = None,
+        relation_weights: Mapping[str, float] | None = None,
+        collapse_quantized: bool = True,
+    ) -> tuple[list[int], list[int], list[float]]:
+        """:meth:`adjacency_entries` as plain lists (the numpy-free ``predict`` path reads these)."""
         pos = index if isinstance(index, Mapping) else {node: i for i, node in enumerate(index)}
         allowed = None if relations is None else {Relation.parse(r) for r in relations}
         weights = {r.value: 1.0 for r in Relation}
@@ -327,8 +338,7 @@ class LineageGraph:
                 rows += (i, j)
                 cols += (j, i)
                 vals += (w, w)
-        return (np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64),
-                np.asarray(vals, dtype=np.float64))
+        return rows, cols, vals
 
     def _collapsed(self, node: str, pos: Mapping[str, int]) -> str:
         target = self.canonical(node)
@@ -336,6 +346,7 @@ class LineageGraph:
 
     def laplacian(self, index: Mapping[str, int] | Sequence[str], **options: Any) -> sp.csr_matrix:
         """Graph Laplacian ``L = D - A`` (n x n, symmetric) of :meth:`adjacency` (same options)."""
+        import numpy as np
         import scipy.sparse as sp
 
         adjacency = self.adjacency(index, **options)

@@ -25,7 +25,7 @@ from hub_lineage.benchmarks import BY_KEY
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import InvalidInputError, NoLineageError
 from hub_lineage.lineage.graph import LineageGraph
-from hub_lineage.lineage.walk import breadth_first
+from hub_lineage.lineage.walk import breadth_first, stop_past_first_ring
 from hub_lineage.model.base import Estimator, check_is_fitted
 from hub_lineage.model.lrmf import LRMF
 
@@ -142,7 +142,7 @@ class MLA(Estimator):
             return self._neighbours(graph, node)
 
         # with decay=None only the nearest ring counts: stop walking past it
-        step = neighbours if self.decay is not None else _stop_past_first_ring(model, neighbours, self.row_)
+        step = neighbours if self.decay is not None else stop_past_first_ring(model, neighbours, self.row_)
         hops = breadth_first(model, step, max_depth=self.max_hops)
         return {node: h for node, h in hops.items() if node in self.row_ and node != model}
 
@@ -182,27 +182,6 @@ class MLA(Estimator):
         merged.update(self.graph_)
         merged.update(graph)
         return np.vstack([self._predict_one(merged, m) for m in models])
-
-
-def _stop_past_first_ring(start: str, neighbours: Callable[[str], list[str]],
-                          targets: Mapping[str, Any]) -> Callable[[str], list[str]]:
-    """``neighbours`` for a breadth-first walk from ``start`` that expands no node at or beyond the
-    distance of the first ``targets`` node met: every target of that ring is still found."""
-    depth = {start: 0}
-    nearest: list[int] = []
-
-    def step(node: str) -> list[str]:
-        if nearest and depth[node] >= nearest[0]:
-            return []
-        out = neighbours(node)
-        for nxt in out:
-            if nxt not in depth:  # the walk visits nodes in this order too: same depths
-                depth[nxt] = depth[node] + 1
-                if nxt in targets and not nearest:
-                    nearest.append(depth[nxt])
-        return out
-
-    return step
 
 
 class MF(Estimator):

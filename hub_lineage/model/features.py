@@ -15,9 +15,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy loads in model_features only: `hub-lineage predict` reads feature_row
+    import numpy as np
 
 #: Token groups: feature name -> tokens any of which sets it.
 NAME_TOKENS: dict[str, tuple[str, ...]] = {
@@ -44,6 +45,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     *(f"name_{k}" for k in NAME_TOKENS), *dict.fromkeys(TYPES.values()), "chat_template", "merged",
     "log_params", "meta_known")
 
+_COLUMN = {n: k for k, n in enumerate(FEATURE_NAMES)}
 _SPLIT = re.compile(r"[^a-z0-9]+|(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])")
 
 
@@ -60,27 +62,32 @@ def name_tokens(repo_id: str) -> set[str]:
     return parts
 
 
-def model_features(models: Sequence[str], meta: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
-    """Features (len(models), len(FEATURE_NAMES)); unknown metadata gives zeros and meta_known 0."""
-    col = {n: k for k, n in enumerate(FEATURE_NAMES)}
-    out = np.zeros((len(models), len(FEATURE_NAMES)))
-    for i, model in enumerate(models):
-        tokens = name_tokens(model)
-        for key, words in NAME_TOKENS.items():
-            out[i, col[f"name_{key}"]] = float(any(w in tokens for w in words))
-        info = meta.get(model) or {}
-        if not info:
-            continue
-        out[i, col["meta_known"]] = 1.0
-        kind = str(info.get("type") or "").lower()
-        for needle, name in TYPES.items():
-            if needle in kind:
-                out[i, col[name]] = 1.0
-        out[i, col["chat_template"]] = float(bool(info.get("chat_template")))
-        out[i, col["merged"]] = float(bool(info.get("merged")))
-        size = info.get("params_b")
-        out[i, col["log_params"]] = math.log1p(size) if isinstance(size, (int, float)) and size > 0 else 0.0
+def feature_row(model: str, meta: Mapping[str, Mapping[str, Any]]) -> list[float]:
+    """One model's features (len(FEATURE_NAMES),); unknown metadata gives zeros and meta_known 0."""
+    out = [0.0] * len(FEATURE_NAMES)
+    tokens = name_tokens(model)
+    for key, words in NAME_TOKENS.items():
+        out[_COLUMN[f"name_{key}"]] = float(any(w in tokens for w in words))
+    info = meta.get(model) or {}
+    if not info:
+        return out
+    out[_COLUMN["meta_known"]] = 1.0
+    kind = str(info.get("type") or "").lower()
+    for needle, name in TYPES.items():
+        if needle in kind:
+            out[_COLUMN[name]] = 1.0
+    out[_COLUMN["chat_template"]] = float(bool(info.get("chat_template")))
+    out[_COLUMN["merged"]] = float(bool(info.get("merged")))
+    size = info.get("params_b")
+    out[_COLUMN["log_params"]] = math.log1p(size) if isinstance(size, (int, float)) and size > 0 else 0.0
     return out
 
 
-__all__ = ["FEATURE_NAMES", "NAME_TOKENS", "model_features", "name_tokens"]
+def model_features(models: Sequence[str], meta: Mapping[str, Mapping[str, Any]]) -> np.ndarray:
+    """Features (len(models), len(FEATURE_NAMES)) of :func:`feature_row`."""
+    import numpy as np
+
+    return np.array([feature_row(m, meta) for m in models], dtype=np.float64).reshape(len(models), len(FEATURE_NAMES))
+
+
+__all__ = ["FEATURE_NAMES", "NAME_TOKENS", "feature_row", "model_features", "name_tokens"]

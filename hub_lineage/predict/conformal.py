@@ -29,6 +29,7 @@ import numpy as np
 
 from hub_lineage.errors import InvalidInputError
 from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.walk import nearest_rings
 
 
 @dataclass
@@ -79,22 +80,7 @@ class RelativeIndex:
     def _rings(self, model: str, links: Mapping[str, list[str]], scored: Mapping[str, np.ndarray],
                depth: int) -> tuple[int, list[str], list[str]]:
         """(distance d of the nearest scored relatives, those at d, those at d + 1)."""
-        seen, frontier, found, hop = {model}, [model], [], 0
-        while frontier and hop < depth:
-            hop += 1
-            nxt = []
-            for node in frontier:
-                for other in links.get(node, ()):
-                    if other not in seen:
-                        seen.add(other)
-                        nxt.append(other)
-            ring = [n for n in nxt if n in scored]
-            if found:
-                return hop - 1, found, ring
-            if ring:
-                found = ring
-            frontier = nxt
-        return (hop, found, []) if found else (depth + 1, [], [])
+        return nearest_rings(model, links, scored, depth)
 
     def features(self, models: Sequence[str], scored: Mapping[str, np.ndarray], n_benchmarks: int
                  ) -> RelativeFeatures:

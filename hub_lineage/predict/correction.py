@@ -40,21 +40,6 @@ _META_COLUMNS = [k for k, n in enumerate(FEATURE_NAMES) if not n.startswith("nam
 _META_KEYS = ("type", "chat_template", "merged", "params_b")
 
 
-class _Links:
-    """A :class:`RelativeIndex` link map read from a :class:`Lineage` on demand (real or root edges)."""
-
-    def __init__(self, lineage: Lineage, root: bool) -> None:
-        self.lineage, self.root = lineage, root
-
-    def get(self, node: str, default: Any = ()) -> list[str]:
-        lineage = self.lineage
-        out = set() if node == lineage.hide else set(lineage.stored.neighbours(node, self.root))
-        if lineage.extra is not None:  # Hub, card or --parent edges
-            out.update(e.parent for e in lineage.extra.parents(node) if bool(e.root) == self.root)
-            out.update(e.child for e in lineage.extra.children(node) if bool(e.root) == self.root)
-        return sorted(out) if out else list(default)
-
-
 class Correction:
     """A fitted :class:`Stacker` plus what predicting with it needs (metadata of the contents table)."""
 
@@ -126,7 +111,7 @@ class Correction:
         model's own scores are never read: the relatives walks start from it and skip it.
         """
         scored, mla = self._scored(observed)
-        index = RelativeIndex.from_links(_Links(lineage, False), _Links(lineage, True), self.max_hops)
+        index = RelativeIndex.from_links(lineage.links(False), lineage.links(True), self.max_hops)
         pred = np.asarray(pred, dtype=np.float64).reshape(1, -1)
         feats = index.features([model], scored, pred.shape[1])
         feats.other = mla.predict_on(lineage, [model])

@@ -4,26 +4,30 @@
 a rebuilt :class:`LineageGraph`). :func:`local_system` walks from the predicted model through
 unscored relatives (up to ``MAX_HOPS``) to the scored ones, which anchor the fold-in; the model and
 the unscored nodes on the way are renamed and re-solved, so the model's own scores cannot leak
-back through factors they absorbed during the fit. Pure numpy: no scipy on the predict path.
+back through factors they absorbed during the fit. No scipy on the predict path, and numpy only in
+:class:`CompactGraph`: the walk and the drivers also serve :mod:`hub_lineage.predict.light`.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from hub_lineage.errors import NoLineageError
 from hub_lineage.files import write_atomic
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.lineage.walk import breadth_first
-from hub_lineage.predict.tables import NameList, NodeNames
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from hub_lineage.predict.tables import NameList, NodeNames
 
 #: How far (hops) the lineage walk goes from the predicted model through unscored relatives.
 MAX_HOPS = 3
@@ -41,6 +45,8 @@ class CompactGraph:
 
     def __init__(self, nodes: NodeNames | NameList, child: np.ndarray, parent: np.ndarray, relation: np.ndarray,
                  weight: np.ndarray, root: np.ndarray) -> None:
+        import numpy as np
+
         self.nodes = nodes  # sorted (format 2): a name's index is found by binary search, no dict of all names
         self.child, self.parent = child.astype(np.int64), parent.astype(np.int64)
         self.relation, self.weight, self.root = relation, weight, root
@@ -52,7 +58,11 @@ class CompactGraph:
 
     @classmethod
     def from_graph(cls, graph: LineageGraph, extra_nodes: Sequence[str] = ()) -> CompactGraph:
+        import numpy as np
+
         nodes = list(dict.fromkeys([*graph.nodes, *extra_nodes]))
+        from hub_lineage.predict.tables import NodeNames
+
         names, position = NodeNames.from_names(nodes)
         pos = {n: int(i) for n, i in zip(nodes, position)}
         edges = graph.edges
@@ -67,6 +77,8 @@ class CompactGraph:
         )
 
     def _edge(self, k: int) -> Edge:
+        import numpy as np
+
         w = self.weight[k]
         return Edge(self.nodes[self.child[k]], self.nodes[self.parent[k]], RELATIONS[self.relation[k]],
                     None if np.isnan(w) else float(w), bool(self.root[k]))
@@ -90,6 +102,8 @@ class CompactGraph:
     def neighbours(self, node: str, root: bool) -> list[str]:
         """Parents and children of ``node`` through family-root edges (``root``) or real ones, without
         building :class:`Edge` objects (the correction's relatives walk reads many nodes)."""
+        import numpy as np
+
         i = self.nodes.index_of(node)
         if i is None:
             return []
@@ -104,6 +118,10 @@ class CompactGraph:
     def save(self, directory: Path) -> NodeNames:
         """Write ``graph.npz`` (edges as int32/float32 arrays) and ``graph_nodes.npy`` (sorted names),
         each atomically; return the names as saved (sorted: a format-1 graph is renumbered here)."""
+        import numpy as np
+
+        from hub_lineage.predict.tables import NodeNames
+
         names, child, parent = self.nodes, self.child, self.parent
         if not isinstance(names, NodeNames):
             names, position = NodeNames.from_names(list(names))
@@ -118,6 +136,10 @@ class CompactGraph:
     @classmethod
     def load(cls, directory: Path) -> CompactGraph:
         """Read :meth:`save`'s files, or format 1's ``graph_nodes.json`` (names in edge-index order)."""
+        import numpy as np
+
+        from hub_lineage.predict.tables import NameList, NodeNames
+
         with np.load(directory / "graph.npz") as z:
             child, parent = z["child"].astype(np.int64), z["parent"].astype(np.int64)
             rest = z["relation"], z["weight"].astype(np.float64), z["root"]
@@ -150,6 +172,26 @@ class Lineage:
             for e in self.extra.children(node):
                 seen.setdefault(e.child, e)
         return list(seen.values())
+
+    def links(self, root: bool) -> Links:
+        """The link map (node -> sorted neighbours) of real (``root=False``) or family-root edges that
+        :class:`~hub_lineage.predict.conformal.RelativeIndex` walks, read on demand."""
+        return Links(self, root)
+
+
+class Links:
+    """:meth:`Lineage.links`: a ``.get``-only map read from the stored graph and the extra edges."""
+
+    def __init__(self, lineage: Lineage, root: bool) -> None:
+        self.lineage, self.root = lineage, root
+
+    def get(self, node: str, default: Any = ()) -> list[str]:
+        lineage = self.lineage
+        out = set() if node == lineage.hide else set(lineage.stored.neighbours(node, self.root))
+        if lineage.extra is not None:  # Hub, card or --parent edges
+            out.update(e.parent for e in lineage.extra.parents(node) if bool(e.root) == self.root)
+            out.update(e.child for e in lineage.extra.children(node) if bool(e.root) == self.root)
+        return sorted(out) if out else list(default)
 
 
 # -- the local fold-in system -------------------------------------------------------------------
@@ -185,14 +227,15 @@ class LocalSystem:
         """
         if not self.anchors:
             return []
-        weights = np.array([influence.get(a, 0.0) for a in self.anchors], dtype=np.float64)
-        total = weights.sum()
+        weights = [float(influence.get(a, 0.0)) for a in self.anchors]
+        total = math.fsum(weights)
         if total <= 0:
             return []
-        shares = weights / total
+        shares = [w / total for w in weights]
         # ties (the two parents of an even merge) keep the walk's order, whatever the rounding
-        ranked = np.lexsort((np.arange(len(shares)), -np.round(shares, 12)))[:top]
-        return [(self.anchors[k], self.kinship[self.anchors[k]], self.hops[self.anchors[k]], float(shares[k]))
+        # (rounded as numpy.round does: scale, round half to even, unscale)
+        ranked = sorted(range(len(shares)), key=lambda k: (-(round(shares[k] * 1e12) / 1e12), k))[:top]
+        return [(self.anchors[k], self.kinship[self.anchors[k]], self.hops[self.anchors[k]], shares[k])
                 for k in ranked if shares[k] > 0]
 
 

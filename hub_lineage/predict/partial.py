@@ -341,9 +341,10 @@ def own_estimates(store_path: str | None, predictor: Predictor | None, model_id:
     from pathlib import Path
 
     from hub_lineage import paths
+    from hub_lineage.predict.loading import holds_item_runs
 
     path = Path(store_path) if store_path else paths.default_store_path()
-    if not path.is_file() or _holds_item_runs(path, model_id) is False:
+    if not path.is_file() or holds_item_runs(path, model_id) is False:
         return {}
     from hub_lineage.data.store.database import Store
 
@@ -355,24 +356,6 @@ def own_estimates(store_path: str | None, predictor: Predictor | None, model_id:
             except InvalidInputError as exc:
                 warnings.warn(f"{bench} skipped: {exc}", UserWarning, stacklevel=2)
     return out
-
-
-def _holds_item_runs(path: Path, model_id: str) -> bool | None:
-    """Whether the store at ``path`` holds item answers of ``model_id``, by one read-only query
-    (None when that cannot be told). Most predicted models have none: this skips opening the
-    :class:`Store` (its integrity check reads the whole file: ~40 ms for the leaderboard's store)."""
-    import sqlite3
-
-    try:
-        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            row = db.execute("SELECT 1 FROM runs r JOIN models m ON m.id = r.model_id "
-                             "WHERE m.name = ? AND r.task IS NOT NULL LIMIT 1", (model_id,)).fetchone()
-        finally:
-            db.close()
-    except sqlite3.Error:  # not a store, an old schema, damage: the Store itself says what is wrong
-        return None
-    return row is not None
 
 
 __all__: Sequence[str] = ["own_estimates", "Estimate", "aipw_estimate", "offset_prior_sd", "estimate_from_items", "exact_binomial_interval",

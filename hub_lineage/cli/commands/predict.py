@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -80,14 +80,22 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
       hub-lineage predict --card README.md
       hub-lineage predict --recipe merge.yml
     """
-    one_blas_thread()  # before numpy: a prediction's linear algebra is tiny
-    from hub_lineage.predict.loading import load_predictor
-
     sources = [name for name, given in (("--card", card), ("--recipe", recipe), ("--parent", parents)) if given]
     if len(sources) > 1:
         raise InvalidInputError(f"Give only one of --card, --recipe and --parent (got {', '.join(sources)}).")
     if not sources and not repo_id:
         raise InvalidInputError("Name a model: REPO_ID, or --card README.md, --recipe merge.yml or --parent ID.")
+    if repo_id and not sources and offline:
+        # a model of the stored graph, offline: the same prediction without importing numpy
+        from hub_lineage.predict.light import predict_offline
+
+        light = predict_offline(repo_id, predictor_dir, store_path, lineage_only=lineage_only)
+        if light is not None:
+            show(*light, {}, as_json)
+            return
+    one_blas_thread()  # before numpy: a prediction's linear algebra is tiny
+    from hub_lineage.predict.loading import load_predictor
+
     predictor = load_predictor(predictor_dir, store_path, offline)
     prediction = predict_any(predictor, repo_id, card=card, recipe=recipe, parents=parents, offline=offline)
     estimates = {}
@@ -95,13 +103,18 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
         from hub_lineage.predict.partial import own_estimates
 
         estimates = own_estimates(store_path, predictor, repo_id, prediction.coverage)
+    show(prediction, predictor.version, estimates, as_json)
+
+
+def show(prediction: Prediction, version: str, estimates: dict[str, Any], as_json: bool) -> None:
+    """Print a prediction (and the model's own estimates, ``partial.Estimate`` by benchmark)."""
     if as_json:
-        payload = {**prediction.to_json(), "predictor_version": predictor.version}
+        payload = {**prediction.to_json(), "predictor_version": version}
         if estimates:
             payload["estimates"] = {b: e.as_json() for b, e in estimates.items()}
         echo_json(payload, indent=2)
     else:
-        click.echo(render(prediction, predictor.version))
+        click.echo(render(prediction, version))
         if estimates:
             click.echo("\nFrom its own evaluated items (with the lineage prediction):")
             for b, e in estimates.items():
