@@ -19,7 +19,7 @@ import mmap
 import re
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
@@ -70,17 +70,14 @@ def parse_npy(buffer: memoryview, offset: int = 0) -> tuple[Array, int]:
         raise Unreadable(f"an .npy header this reader does not handle: {header[:80]}")
     descr = match.group(1)
     shape = tuple(int(s) for s in match.group(3).replace(" ", "").split(",") if s)
-    count = math.prod(shape)
-    if descr.startswith("|S") and descr[2:].isdigit():
-        end = data_at + count * int(descr[2:])
-        return Array(shape, descr, buffer[data_at:end]), end
-    code = _CODES.get(descr)
+    text = descr.startswith("|S") and descr[2:].isdigit()
+    code = "B" if text else _CODES.get(descr)
     if code is None:
         raise Unreadable(f"dtype {descr!r} is not read without numpy")
-    end = data_at + count * struct.calcsize(code)
+    end = data_at + math.prod(shape) * (int(descr[2:]) if text else struct.calcsize(code))
     if end > len(buffer):
         raise Unreadable("a truncated .npy array")
-    return Array(shape, descr, buffer[data_at:end].cast(code)), end
+    return Array(shape, descr, buffer[data_at:end] if text else buffer[data_at:end].cast(code)), end
 
 
 def read_npy(path: Path) -> Array:
@@ -146,7 +143,7 @@ class SortedNames:
         return isinstance(name, str) and self.index_of(name) is not None
 
 
-def _grouped(keys: memoryview, n: int) -> tuple[list[int], list[int]]:
+def _grouped(keys: memoryview, n: int) -> tuple[Sequence[int], Sequence[int]]:
     """Edge ids grouped by ``keys`` (stable, as numpy's stable argsort) and the group starts (n + 1,)."""
     counts = [0] * (n + 1)
     for k in keys:
@@ -173,8 +170,15 @@ class LightGraph:
             self.relation, self.weight, self.root = arrays["relation"].data, arrays["weight"].data, arrays["root"].data
         except KeyError as exc:
             raise Unreadable(f"graph.npz lacks {exc}") from None
-        self._by_child, self._child_ptr = _grouped(self.child, len(self.nodes))
-        self._by_parent, self._parent_ptr = _grouped(self.parent, len(self.nodes))
+        n = len(self.nodes)
+        if {"by_child", "child_ptr", "by_parent", "parent_ptr"} <= set(arrays):  # saved grouped (CompactGraph.save)
+            self._by_child, self._child_ptr = arrays["by_child"].data, arrays["child_ptr"].data
+            self._by_parent, self._parent_ptr = arrays["by_parent"].data, arrays["parent_ptr"].data
+            if len(self._child_ptr) != n + 1 or len(self._parent_ptr) != n + 1:
+                raise Unreadable("graph.npz's edge groups do not match graph_nodes.npy")
+        else:  # saved before they were: grouped here (about 25 ms per 30,000 edges)
+            self._by_child, self._child_ptr = _grouped(self.child, n)
+            self._by_parent, self._parent_ptr = _grouped(self.parent, n)
 
     def _edge(self, k: int) -> Edge:
         w = self.weight[k]
