@@ -16,7 +16,7 @@ described by a graph. The names ``hub-lineage evaluate`` knows them by live in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
