@@ -112,11 +112,18 @@ class SortedNames:
         if len(array.shape) != 1 or not array.descr.startswith("|S"):
             raise Unreadable("graph_nodes.npy is not a 1-D bytes array")
         self.raw, self.width, self.size = array.data, array.itemsize, array.shape[0]
+        self._found: dict[str, int | None] = {}  # a walk asks for the same names many times
+
 
     def _key(self, i: int) -> bytes:
         return bytes(self.raw[i * self.width:(i + 1) * self.width])
 
     def index_of(self, name: str) -> int | None:
+        if name not in self._found:
+            self._found[name] = self._search(name)
+        return self._found[name]
+
+    def _search(self, name: str) -> int | None:
         key = name.encode("utf-8")
         if len(key) > self.width or not key or key.endswith(b"\0"):
             return None
