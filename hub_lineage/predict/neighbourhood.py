@@ -40,45 +40,32 @@ RELATIONS = list(Relation)
 # -- the compact lineage graph ------------------------------------------------------------------
 
 
-class CompactGraph:
-    """A read-only lineage graph as CSR arrays: parents and children of a node in O(degree)."""
+class GroupedEdges:
+    """Lineage edges as parallel arrays, grouped by child and by parent: a node's parents and
+    children in O(degree), the edges in the same order whoever holds the arrays.
 
-    def __init__(self, nodes: NodeNames | NameList, child: np.ndarray, parent: np.ndarray, relation: np.ndarray,
-                 weight: np.ndarray, root: np.ndarray) -> None:
-        import numpy as np
+    The holder sets ``nodes`` (``index_of(name)``, ``nodes[i]``), the edge arrays ``child``,
+    ``parent``, ``relation`` (index into :class:`Relation`), ``weight`` (NaN: none) and ``root``,
+    and the groups: node ``i``'s edges as a child are ``_by_child[_child_ptr[i]:_child_ptr[i + 1]]``,
+    as a parent likewise. numpy arrays (:class:`CompactGraph`) and memoryviews
+    (:class:`~hub_lineage.predict.light_files.LightGraph`) both serve.
+    """
 
-        self.nodes = nodes  # sorted (format 2): a name's index is found by binary search, no dict of all names
-        self.child, self.parent = child.astype(np.int64), parent.astype(np.int64)
-        self.relation, self.weight, self.root = relation, weight, root
-        self._by_child, self._child_ptr = _grouped(self.child, len(nodes))
-        self._by_parent, self._parent_ptr = _grouped(self.parent, len(nodes))
-
-    @classmethod
-    def from_graph(cls, graph: LineageGraph, extra_nodes: Sequence[str] = ()) -> CompactGraph:
-        import numpy as np
-
-        nodes = list(dict.fromkeys([*graph.nodes, *extra_nodes]))
-        from hub_lineage.predict.tables import NodeNames
-
-        names, position = NodeNames.from_names(nodes)
-        pos = {n: int(i) for n, i in zip(nodes, position)}
-        edges = graph.edges
-        rel_code = {r: k for k, r in enumerate(RELATIONS)}
-        return cls(
-            names,
-            np.array([pos[e.child] for e in edges], dtype=np.int64),
-            np.array([pos[e.parent] for e in edges], dtype=np.int64),
-            np.array([rel_code[e.relation] for e in edges], dtype=np.int8),
-            np.array([np.nan if e.weight is None else e.weight for e in edges], dtype=np.float64),
-            np.array([e.root for e in edges], dtype=bool),
-        )
+    nodes: Any
+    child: Any
+    parent: Any
+    relation: Any
+    weight: Any
+    root: Any
+    _by_child: Any
+    _child_ptr: Any
+    _by_parent: Any
+    _parent_ptr: Any
 
     def _edge(self, k: int) -> Edge:
-        import numpy as np
-
-        w = self.weight[k]
+        w = float(self.weight[k])
         return Edge(self.nodes[self.child[k]], self.nodes[self.parent[k]], RELATIONS[self.relation[k]],
-                    None if np.isnan(w) else float(w), bool(self.root[k]))
+                    None if math.isnan(w) else w, bool(self.root[k]))
 
     def index_of(self, node: str) -> int | None:
         """The node's index in :attr:`nodes`, or None."""
@@ -99,18 +86,50 @@ class CompactGraph:
     def neighbours(self, node: str, root: bool) -> list[str]:
         """Parents and children of ``node`` through family-root edges (``root``) or real ones, without
         building :class:`Edge` objects (the correction's relatives walk reads many nodes)."""
-        import numpy as np
-
         i = self.nodes.index_of(node)
         if i is None:
             return []
         up = self._by_child[self._child_ptr[i]:self._child_ptr[i + 1]]
         down = self._by_parent[self._parent_ptr[i]:self._parent_ptr[i + 1]]
-        ids = np.concatenate([self.parent[up][self.root[up] == root], self.child[down][self.root[down] == root]])
-        return [self.nodes[j] for j in ids]
+        return ([self.nodes[self.parent[k]] for k in up if bool(self.root[k]) == root]
+                + [self.nodes[self.child[k]] for k in down if bool(self.root[k]) == root])
 
     def __contains__(self, node: object) -> bool:
         return node in self.nodes
+
+
+class CompactGraph(GroupedEdges):
+    """A read-only lineage graph as numpy arrays (:class:`GroupedEdges`), saved with the predictor."""
+
+    def __init__(self, nodes: NodeNames | NameList, child: np.ndarray, parent: np.ndarray, relation: np.ndarray,
+                 weight: np.ndarray, root: np.ndarray) -> None:
+        import numpy as np
+
+        self.nodes = nodes  # sorted (format 2): a name's index is found by binary search, no dict of all names
+        self.child, self.parent = child.astype(np.int64), parent.astype(np.int64)
+        self.relation, self.weight, self.root = relation, weight, root
+        self._by_child, self._child_ptr = _grouped(self.child, len(nodes))
+        self._by_parent, self._parent_ptr = _grouped(self.parent, len(nodes))
+
+    @classmethod
+    def from_graph(cls, graph: LineageGraph, extra_nodes: Sequence[str] = ()) -> CompactGraph:
+        import numpy as np
+
+        from hub_lineage.predict.tables import NodeNames
+
+        nodes = list(dict.fromkeys([*graph.nodes, *extra_nodes]))
+        names, position = NodeNames.from_names(nodes)
+        pos = {n: int(i) for n, i in zip(nodes, position)}
+        edges = graph.edges
+        rel_code = {r: k for k, r in enumerate(RELATIONS)}
+        return cls(
+            names,
+            np.array([pos[e.child] for e in edges], dtype=np.int64),
+            np.array([pos[e.parent] for e in edges], dtype=np.int64),
+            np.array([rel_code[e.relation] for e in edges], dtype=np.int8),
+            np.array([np.nan if e.weight is None else e.weight for e in edges], dtype=np.float64),
+            np.array([e.root for e in edges], dtype=bool),
+        )
 
     def save(self, directory: Path) -> NodeNames:
         """Write ``graph.npz`` (edges as int32/float32 arrays) and ``graph_nodes.npy`` (sorted names),
