@@ -79,16 +79,22 @@ def parse_npy(buffer: memoryview, offset: int = 0) -> tuple[Array, int]:
     return Array(shape, descr, buffer[data_at:end] if text else buffer[data_at:end].cast(code)), end
 
 
-def read_npy(path: Path) -> Array:
-    """An ``.npy`` file, memory-mapped (a 0-byte file cannot be mapped: it is no array anyway)."""
+def _mapped(path: Path) -> memoryview:
+    """The file's bytes, memory-mapped: only the pages read are loaded (a 0-byte file cannot be
+    mapped, ValueError: it holds no array anyway)."""
     with open(path, "rb") as handle:
-        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    return parse_npy(memoryview(mapped))[0]
+        return memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+def read_npy(path: Path) -> Array:
+    """An ``.npy`` file, memory-mapped."""
+    return parse_npy(_mapped(path))[0]
 
 
 def read_npz(path: Path) -> dict[str, Array]:
-    """The members of an ``np.savez`` archive by name (without ``.npy``): stored, not deflated."""
-    buffer = memoryview(path.read_bytes())
+    """The members of an ``np.savez`` archive by name (without ``.npy``): stored, not deflated;
+    memory-mapped like :func:`read_npy`."""
+    buffer = _mapped(path)
     out: dict[str, Array] = {}
     offset = 0
     while bytes(buffer[offset:offset + 4]) == b"PK\x03\x04":
