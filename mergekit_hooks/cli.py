@@ -70,6 +70,7 @@ def preflight_command(
     if merge_dir is None:  # scoring only: tiny linear algebra (a merge keeps the default threads)
         one_blas_thread()
     from hub_lineage.lineage.recipes import load_recipe
+    from hub_lineage.predict.light import answer
     from hub_lineage.predict.loading import load_predictor
     from mergekit_hooks import preflight as pf
 
@@ -84,11 +85,18 @@ def preflight_command(
 
         for r in recipes:
             validate(load_recipe(r, model_ids=ids))
-    predictor = load_predictor(predictor_dir, fit_if_missing=False)  # never a first-run fit here
+
+    def score(predictor: Any) -> tuple[Any, list[pf.PreflightResult]]:
+        gates = [pf.parse_gate(g, list(predictor.benchmarks)) for g in requires]
+        return predictor, pf.preflight(recipes, predictor, gates=gates, rank_by=rank_by.lower() if rank_by else None,
+                                       strict=strict, model_ids=ids)
+
+    # the same numbers without numpy where it can (hub_lineage/predict/light.py), else the Predictor
+    scored = answer(score, predictor_dir)
+    if scored is None:
+        scored = score(load_predictor(predictor_dir, fit_if_missing=False))  # never a first-run fit here
+    predictor, results = scored
     benchmarks = list(predictor.benchmarks)
-    gates = [pf.parse_gate(g, benchmarks) for g in requires]
-    results = pf.preflight(recipes, predictor, gates=gates, rank_by=rank_by.lower() if rank_by else None,
-                           strict=strict, model_ids=ids)
     if as_json:
         echo_json({"recipes": [r.to_json() for r in results]}, indent=2)
     else:

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from hub_lineage.errors import DataFormatError, InvalidInputError
+from hub_lineage.errors import DataFormatError, InvalidInputError, InvalidRepoIdError
+from hub_lineage.ids import check_repo_id
+from hub_lineage.lineage.weights import check_weight
 
 
 class Relation(str, Enum):
@@ -88,3 +90,15 @@ class Edge:
             )
         except KeyError as exc:
             raise DataFormatError(f"Lineage edge {dict(data)!r} lacks the field {exc.args[0]!r}.") from None
+
+
+def parse_parent(spec: str, child: str) -> Edge:
+    """``ID[:relation[:weight]]`` (the ``--parent`` option) -> an :class:`Edge` from ``child``."""
+    parent, _, rest = spec.partition(":")
+    relation, _, weight = rest.partition(":")
+    try:
+        check_repo_id(parent, namespace=True)
+    except InvalidRepoIdError as exc:
+        raise InvalidRepoIdError(f"--parent {spec!r}: {exc}") from None
+    w = check_weight(weight, f"--parent {spec!r}") if weight else None
+    return Edge(child, parent, Relation.parse(relation or "finetune"), w)

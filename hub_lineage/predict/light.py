@@ -30,17 +30,24 @@ import json
 import math
 import os
 import struct
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 from hub_lineage import paths
 from hub_lineage.errors import HubLineageError
 from hub_lineage.ids import check_repo_id
+from hub_lineage.lineage.edges import Edge
+from hub_lineage.lineage.graph import LineageGraph
+from hub_lineage.lineage.weights import normalise_weights
 from hub_lineage.lineage.walk import breadth_first
 from hub_lineage.predict.light_correction import LightCorrection, clip
 from hub_lineage.predict.light_files import LightFactors, LightGraph, LightObserved, Unreadable
 from hub_lineage.predict.neighbourhood import Lineage, LocalSystem, local_system
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
+
+T = TypeVar("T")
 
 #: Predictor formats read here (``predictor.FORMAT``; format 1 keeps names as JSON: the numpy path).
 FORMATS = (2,)
@@ -48,40 +55,75 @@ FORMATS = (2,)
 MAX_ITEMS = 512
 
 
-def predict_offline(repo_id: str, predictor_dir: str | os.PathLike[str] | None = None,
-                    store_path: str | os.PathLike[str] | None = None, *, lineage_only: bool = False
-                    ) -> tuple[Prediction, str] | None:
-    """``(prediction, predictor version)`` of ``repo_id`` from the saved predictor, offline; or None
-    when the numpy :class:`Predictor` must answer (see the module docstring).
+class HandBack(Exception):
+    """This path does not answer exactly as :class:`Predictor` would (an error to word, a case it
+    does not handle): the caller asks the numpy predictor instead."""
 
-    Like :func:`~hub_lineage.predict.loading.load_predictor`, warns when the store changed after
-    the fit. Unless ``lineage_only``, a model with item answers in the store goes to the numpy
-    path, which combines them with the prediction (``partial.own_estimates``).
-    """
-    from hub_lineage.predict.loading import _say_if_stale, holds_item_runs
 
-    if not lineage_only:
-        store = Path(store_path) if store_path else paths.default_store_path()
-        if store.is_file() and holds_item_runs(store, repo_id) is not False:
-            return None
+def load_light(predictor_dir: str | os.PathLike[str] | None = None) -> LightPredictor | None:
+    """The saved predictor read without numpy, or None (missing: fitted on first run; another
+    format; damaged: the numpy path reads it, fits it or says what is wrong)."""
     directory = Path(predictor_dir) if predictor_dir is not None else paths.default_predictor_dir()
     try:
-        predictor = LightPredictor(directory)
+        return LightPredictor(directory)
     except (Unreadable, OSError, ValueError, KeyError, TypeError, IndexError, struct.error):
-        return None  # missing (fit it), older or damaged: the numpy path fits, reads or explains it
+        return None
+
+
+def answer(ask: Callable[[LightPredictor], T], predictor_dir: str | os.PathLike[str] | None = None,
+           store_path: str | os.PathLike[str] | None = None) -> T | None:
+    """``ask(predictor)`` with the predictor read without numpy, or None when the numpy path must
+    answer (no readable predictor, or :class:`HandBack`): the caller then asks :class:`Predictor`.
+
+    As :func:`~hub_lineage.predict.loading.load_predictor` does, warns when the store changed after
+    the fit. Warnings raised while asking are shown only when this path answers (the numpy path
+    raises them again otherwise); any other error is the user's, raised as the numpy path would.
+    """
+    predictor = load_light(predictor_dir)
+    if predictor is None:
+        return None
     try:
-        prediction = predictor.predict(repo_id)
-    except (HubLineageError, Unreadable, ArithmeticError):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                out = ask(predictor)
+            except HandBack:
+                return None
+    except BaseException:
+        predictor.say_if_stale(predictor_dir, store_path)  # the numpy path warned before failing
+        raise
+    predictor.say_if_stale(predictor_dir, store_path)
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return out
+
+
+def has_own_answers(store_path: str | os.PathLike[str] | None, repo_id: str) -> bool:
+    """Whether the store may hold ``repo_id``'s item answers (``partial.own_estimates`` combines
+    them with the prediction: the numpy path's job)."""
+    from hub_lineage.predict.loading import holds_item_runs
+
+    store = Path(store_path) if store_path else paths.default_store_path()
+    return store.is_file() and holds_item_runs(store, repo_id) is not False
+
+
+def predict_offline(repo_id: str, predictor_dir: str | os.PathLike[str] | None = None,
+                    store_path: str | os.PathLike[str] | None = None, *, lineage_only: bool = False
+                    ) -> Prediction | None:
+    """``Predictor.predict(repo_id, offline=True)`` without numpy, or None where the numpy path must
+    answer (unless ``lineage_only``, a model with item answers in the store is one)."""
+    if not lineage_only and has_own_answers(store_path, repo_id):
         return None
-    if prediction is None:
-        return None
-    if predictor_dir is None or store_path is not None:
-        _say_if_stale(predictor, store_path)  # type: ignore[arg-type]  # reads .path and .meta only
-    return prediction, predictor.version
+    return answer(lambda p: p.predict(repo_id, offline=True), predictor_dir, store_path)
 
 
 class LightPredictor:
-    """A saved predictor directory (format 2) read without numpy; :meth:`predict` one stored model."""
+    """A saved predictor directory (format 2) read without numpy.
+
+    It has the methods of :class:`Predictor` that predicting reads (``predict`` offline,
+    ``predict_edges``, ``knows``, ``observed``, ``benchmarks``, ``version``, ``meta``, ``path``), and
+    either answers as :class:`Predictor` would, or raises :class:`HandBack`.
+    """
 
     def __init__(self, directory: Path) -> None:
         meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
@@ -91,7 +133,7 @@ class LightPredictor:
         self.version: str = meta["version"]
         self.benchmarks: list[str] = list(meta["benchmarks"])
         self.graph = LightGraph(directory)
-        self.observed = LightObserved(directory, self.graph.nodes, self.benchmarks)
+        self.scores = LightObserved(directory, self.graph.nodes, self.benchmarks)
         self.factors = LightFactors(directory / "lrmf")
         if len(self.factors.items) > MAX_ITEMS:
             raise Unreadable(f"{len(self.factors.items)} items")
@@ -103,36 +145,79 @@ class LightPredictor:
         intervals = meta["intervals"]
         self.coverage = float(intervals["coverage"])
         self.quantiles = [math.inf if q is None else float(q) for q in intervals["quantiles"]]
-        self.correction = LightCorrection.load(directory, self.observed)
+        self.correction = LightCorrection.load(directory, self.scores)
 
-    def observed_scores(self, model: str) -> dict[str, float] | None:
+    def say_if_stale(self, predictor_dir: str | os.PathLike[str] | None,
+                     store_path: str | os.PathLike[str] | None) -> None:
+        """:func:`~hub_lineage.predict.loading.load_predictor`'s warning when the store changed after the fit."""
+        from hub_lineage.predict.loading import _say_if_stale
+
+        if predictor_dir is None or store_path is not None:
+            _say_if_stale(self, store_path)  # type: ignore[arg-type]  # reads .path and .meta only
+
+    def observed(self, model: str) -> dict[str, float] | None:
         """``Predictor.observed``: the model's actual scores, or None when unscored."""
-        return self.observed.get(model) or None
+        return self.scores.get(model) or None
 
-    def predict(self, repo_id: str) -> Prediction | None:
-        """``Predictor.predict(repo_id, offline=True)`` for a model of the stored graph; None otherwise."""
-        check_repo_id(repo_id, namespace=True)
+    def knows(self, model: str) -> bool:
+        """``Predictor.knows``: scored or in the lineage graph."""
+        return model in self.scores or model in self.graph
+
+    def predict(self, repo_id: str, hub: Any = None, *, offline: bool | None = None) -> Prediction:
+        """``Predictor.predict`` offline, for a model of the stored graph."""
+        offline = paths.env_offline() if offline is None else offline
+        if hub is not None or not offline:
+            raise HandBack("lineage from the Hub")
+        try:
+            check_repo_id(repo_id, namespace=True)
+        except HubLineageError:
+            raise HandBack("the numpy path words the error") from None
         if repo_id not in self.graph:  # the Hub cache may know its card: huggingface_hub's job
-            return None
+            raise HandBack("not in the stored graph")
         lineage = Lineage(self.graph)  # type: ignore[arg-type]  # the CompactGraph interface
         if not lineage.parents(repo_id) and not lineage.children(repo_id):
-            return None
+            raise HandBack("no lineage")
+        return self._predict(repo_id, lineage, [])
+
+    def predict_edges(self, model: str, edges: Sequence[Edge]) -> Prediction:
+        """``Predictor.predict_edges``: a hypothetical ``model`` made from the given parents."""
+        if not edges:
+            raise HandBack("no parents")
+        try:
+            weights = normalise_weights([e.weight for e in edges], f"the parents of {model!r}")
+        except HubLineageError:
+            raise HandBack("the numpy path words the error") from None
+        known, unknown = [], []
+        for e, w in zip(edges, weights):
+            edge = Edge(model, e.parent, e.relation, w, e.root)
+            (known if self.knows(e.parent) else unknown).append(edge)
+        if not known:
+            raise HandBack("no known parent")
+        lineage = Lineage(self.graph, LineageGraph(known, nodes=[model]), hide=model)  # type: ignore[arg-type]
+        total = sum(w if w is not None else 1.0 for w in weights)
+        share = sum(e.weight if e.weight is not None else 1.0 for e in unknown) / total if total else 0.0
+        return self._predict(model, lineage, [e.parent for e in unknown], 1.0 + share)
+
+    def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
+        """``Predictor._predict``."""
         factors = self.factors
-        local = local_system(repo_id, lineage, self.observed, factors.node_index)
-        solved = _fold_in(factors, local)
-        if solved is None:
-            return None
-        row, influence = solved
-        mean = self._benchmark_scores(factors.proba(row))
-        if self.correction is not None:
-            mean = self.correction.correct(repo_id, mean, lineage)
+        try:
+            local = local_system(model, lineage, self.scores, factors.node_index)
+            solved = _fold_in(factors, local)
+            if solved is None:
+                raise HandBack("nothing supported to fold in from")
+            row, influence = solved
+            mean = self._benchmark_scores(factors.proba(row))
+            if self.correction is not None:
+                mean = self.correction.correct(model, mean, lineage)
+        except (HubLineageError, Unreadable, ArithmeticError) as exc:
+            raise HandBack(str(exc)) from None
         predicted = {}
         for k, b in enumerate(self.benchmarks):
-            half = self.quantiles[k]  # a widening of 1: no unknown parents here
+            half = widen * self.quantiles[k]  # unknown parents widen the interval
             predicted[b] = Interval(mean[k], clip(mean[k] - half), clip(mean[k] + half))
-        drivers = [Driver(m, rel, hops, w, self.observed_scores(m))
-                   for m, rel, hops, w in local.drivers(influence)]
-        return Prediction(repo_id, predicted, self.observed_scores(repo_id), drivers, [], self.coverage)
+        drivers = [Driver(m, rel, hops, w, self.observed(m)) for m, rel, hops, w in local.drivers(influence)]
+        return Prediction(model, predicted, self.observed(model), drivers, unknown, self.coverage)
 
     def _benchmark_scores(self, proba: list[float]) -> list[float]:
         out = []

@@ -31,15 +31,14 @@ from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import (
     HubUnavailableError,
     InvalidInputError,
-    InvalidRepoIdError,
     NoLineageError,
     NotFittedError,
     RepoNotFoundError,
 )
 from hub_lineage.files import write_atomic
 from hub_lineage.ids import check_repo_id
-from hub_lineage.lineage.edges import Edge, Relation
-from hub_lineage.lineage.weights import check_weight, normalise_weights
+from hub_lineage.lineage.edges import Edge, parse_parent
+from hub_lineage.lineage.weights import normalise_weights
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.foldin import fold_in
 from hub_lineage.predict.correction import Correction, train
@@ -383,18 +382,6 @@ def _training_data(store_or_matrix: Any, graph: LineageGraph | None,
     if graph is not None:
         stored_graph.update(graph)
     return matrix, stored_graph
-
-
-def parse_parent(spec: str, child: str) -> Edge:
-    """``ID[:relation[:weight]]`` (the ``--parent`` option) -> an :class:`Edge` from ``child``."""
-    parent, _, rest = spec.partition(":")
-    relation, _, weight = rest.partition(":")
-    try:
-        check_repo_id(parent, namespace=True)
-    except InvalidRepoIdError as exc:
-        raise InvalidRepoIdError(f"--parent {spec!r}: {exc}") from None
-    w = check_weight(weight, f"--parent {spec!r}") if weight else None
-    return Edge(child, parent, Relation.parse(relation or "finetune"), w)
 
 
 __all__ = ["Predictor", "default_params", "parse_parent"]

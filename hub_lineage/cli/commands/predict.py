@@ -85,14 +85,15 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
         raise InvalidInputError(f"Give only one of --card, --recipe and --parent (got {', '.join(sources)}).")
     if not sources and not repo_id:
         raise InvalidInputError("Name a model: REPO_ID, or --card README.md, --recipe merge.yml or --parent ID.")
-    if repo_id and not sources and offline:
-        # a model of the stored graph, offline: the same prediction without importing numpy
-        from hub_lineage.predict.light import predict_offline
+    if sources or offline:  # no Hub: the same prediction without numpy where it can (predict/light.py)
+        from hub_lineage.predict.light import answer, has_own_answers
 
-        light = predict_offline(repo_id, predictor_dir, store_path, lineage_only=lineage_only)
-        if light is not None:
-            show(*light, {}, as_json)
-            return
+        if sources or lineage_only or not has_own_answers(store_path, repo_id):
+            light = answer(lambda p: (predict_any(p, repo_id, card=card, recipe=recipe, parents=parents,  # type: ignore[arg-type]
+                                                  offline=offline), p.version), predictor_dir, store_path)
+            if light is not None:
+                show(*light, {}, as_json)
+                return
     one_blas_thread()  # before numpy: a prediction's linear algebra is tiny
     from hub_lineage.predict.loading import load_predictor
 
@@ -124,7 +125,7 @@ def show(prediction: Prediction, version: str, estimates: dict[str, Any], as_jso
 def predict_any(predictor: Predictor, repo_id: str | None, *, card: Path | None = None, recipe: Path | None = None,
                 parents: tuple[str, ...] = (), offline: bool = False) -> Prediction:
     """Dispatch one CLI request to :class:`Predictor` (repo id, card, recipe or parents)."""
-    from hub_lineage.predict.predictor import parse_parent
+    from hub_lineage.lineage.edges import parse_parent
 
     if parents:
         name = hypothetical_name(repo_id, "planned-model")

@@ -19,9 +19,9 @@ from tiny_predictor import MIDDLE, tiny_data, tiny_predictor_dir
 from hub_lineage.cli.options import jsonable
 from hub_lineage.data.matrix import ObservationMatrix
 from hub_lineage.errors import HubLineageError
-from hub_lineage.lineage.edges import Edge, Relation
+from hub_lineage.lineage.edges import Edge, Relation, parse_parent
 from hub_lineage.predict import correction, predictor as predictor_module
-from hub_lineage.predict.light import FORMATS, LightPredictor, _solve_spd, predict_offline
+from hub_lineage.predict.light import FORMATS, HandBack, LightPredictor, _solve_spd, predict_offline
 from hub_lineage.predict.light_correction import CORRECTION_FORMAT
 from hub_lineage.predict.predictor import Predictor
 
@@ -35,12 +35,10 @@ def assert_same(full: Predictor, light: LightPredictor, models: list[str]) -> in
             try:
                 want = full.predict(model, offline=True)
             except HubLineageError:
-                with pytest.raises(HubLineageError):  # the light path says None or raises the same kind
-                    if light.predict(model) is None:
-                        raise HubLineageError("handed back")
+                with pytest.raises(HandBack):  # the numpy path words the error
+                    light.predict(model, offline=True)
                 continue
-            got = light.predict(model)
-        assert got is not None, model
+            got = light.predict(model, offline=True)
         assert got.model == want.model and got.actual == want.actual and got.coverage == want.coverage
         for bench, iv in want.predicted.items():
             other = got.predicted[bench]
@@ -218,18 +216,61 @@ def _imported(args: list[str], env_extra: dict[str, str] | None = None) -> tuple
     return json.loads("\n".join(lines[:-1])), json.loads(lines[-1])
 
 
-def test_predict_offline_imports_no_numpy_and_prints_the_numpy_paths_json(tiny_dir):
-    light, imported = _imported(["predict", "alpha/ft-5", "--offline", "--json", "--predictor", str(tiny_dir)])
-    assert imported == []
-    full, imported = _imported(["predict", "--parent", "alpha/ft-5:finetune", "--json", "--predictor", str(tiny_dir)])
-    assert "numpy" in imported  # a hypothetical model: the numpy path
+def test_predict_imports_no_numpy_and_prints_the_numpy_paths_json(tiny_dir, tmp_path):
+    full = Predictor.load(tiny_dir)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        want = jsonable(Predictor.load(tiny_dir).predict("alpha/ft-5", offline=True).to_json())
-    assert {k: v for k, v in light.items() if k != "predictor_version"} == want
-    # HF_HUB_OFFLINE=1 is --offline too
+        stored = jsonable(full.predict("alpha/ft-5", offline=True).to_json())
+        planned = jsonable(full.predict_edges("local/planned-model", [parse_parent("alpha/ft-5:finetune", "local/planned-model"),
+                                                                     parse_parent("nobody/unknown:merge:0.5", "local/planned-model")]).to_json())
+    got, imported = _imported(["predict", "alpha/ft-5", "--offline", "--json", "--predictor", str(tiny_dir)])
+    assert imported == [] and {k: v for k, v in got.items() if k != "predictor_version"} == stored
+    # a planned model (no Hub either way), with an unknown parent widening the interval
+    got, imported = _imported(["predict", "--parent", "alpha/ft-5:finetune", "--parent", "nobody/unknown:merge:0.5",
+                               "--json", "--predictor", str(tiny_dir)])
+    assert imported == [] and {k: v for k, v in got.items() if k != "predictor_version"} == planned
+    assert got["unknown_parents"] == ["nobody/unknown"]
     _, imported = _imported(["predict", "alpha/ft-5", "--json", "--predictor", str(tiny_dir)], {"HF_HUB_OFFLINE": "1"})
     assert imported == []
+    # a predictor this path does not read: the numpy path, the same answer
+    older = Path(shutil.copytree(tiny_dir, tmp_path / "older"))
+    (older / "meta.json").write_text(json.dumps({**json.loads((older / "meta.json").read_text()), "format": 1}))
+    got, imported = _imported(["predict", "alpha/ft-5", "--offline", "--json", "--predictor", str(older)])
+    assert "numpy" in imported and {k: v for k, v in got.items() if k != "predictor_version"} == stored
+
+
+def test_planned_models_every_parent_set(tiny_dir):
+    """``predict_edges`` for many parent sets: single parents, weighted and unweighted merges,
+    unknown parents (wider intervals), a parent that is a quantized copy."""
+    full, light = Predictor.load(tiny_dir), LightPredictor(tiny_dir)
+    nodes = sorted(full.graph.nodes)
+    rng = np.random.default_rng(0)
+    specs = [[f"{n}:finetune"] for n in nodes]
+    for _ in range(40):
+        picks = rng.choice(nodes, size=int(rng.integers(2, 4)), replace=False)
+        weighted = rng.random() < 0.5
+        specs.append([f"{m}:merge" + (f":{rng.uniform(0.1, 1):.2f}" if weighted else "") for m in picks]
+                     + (["nobody/unknown:merge" + (":0.3" if weighted else "")] if rng.random() < 0.3 else []))
+    compared = 0
+    for spec in specs:
+        edges = [parse_parent(s, "local/planned") for s in spec]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                want = full.predict_edges("local/planned", edges)
+            except HubLineageError:
+                with pytest.raises(HandBack):
+                    light.predict_edges("local/planned", edges)
+                continue
+            got = light.predict_edges("local/planned", edges)
+        assert got.unknown_parents == want.unknown_parents
+        for bench, iv in want.predicted.items():
+            other = got.predicted[bench]
+            assert (other.mean, other.low, other.high) == pytest.approx((iv.mean, iv.low, iv.high), abs=1e-9), spec
+        assert [(d.model, d.relation, d.hops) for d in got.drivers] == [(d.model, d.relation, d.hops) for d in want.drivers]
+        assert [d.influence for d in got.drivers] == pytest.approx([d.influence for d in want.drivers], abs=1e-9)
+        compared += 1
+    assert compared >= len(specs) - 2
 
 
 def test_graph_and_names_are_read_as_the_numpy_path_reads_them(tiny_dir):
@@ -239,6 +280,6 @@ def test_graph_and_names_are_read_as_the_numpy_path_reads_them(tiny_dir):
         assert light.graph.children(node) == full.graph.children(node)
         for root in (False, True):
             assert light.graph.neighbours(node, root) == full.graph.neighbours(node, root)
-        assert light.observed.get(node) == (full._observed.get(node))
+        assert light.scores.get(node) == full._observed.get(node) and light.observed(node) == full.observed(node)
     for name in ("", "alpha", "alpha/ft-1\0", "zzz/after-all", "a" * 500, "alpha/ft-1x"):
         assert light.graph.index_of(name) == full.graph.index_of(name)
