@@ -27,12 +27,13 @@ def run(argv: list[str], capsys) -> tuple[int, str, str]:
 def test_fast_path_prints_json_and_imports_neither_torch_nor_mergekit(fitted):
     _, directory, _ = fitted
     # nor scipy: scipy.sparse alone costs ~0.7 s of imports, most of the 1 s budget (issue 5); nor
-    # pydantic for a well-formed recipe: its import and the schema build cost ~0.2 s (issue 15)
+    # pydantic for a well-formed recipe: its import and the schema build cost ~0.2 s (issue 15); nor
+    # numpy: the predictor is read and asked without it (hub_lineage/predict/light.py, ~0.15 s)
     code = (
         "import sys\nfrom mergekit_hooks.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n    rc = e.code\n"
         "heavy = sorted(m for m in ('torch', 'mergekit', 'transformers', 'lm_eval', 'sentence_transformers',"
-        " 'scipy', 'pydantic')"
+        " 'scipy', 'pydantic', 'numpy')"
         " if m in sys.modules)\n"
         "print('@@', rc, ','.join(heavy), file=sys.stderr)\n"
     )

@@ -124,3 +124,35 @@ def test_unevaluated_parent_is_predicted_and_marked(fitted, tmp_path):
     assert parent.observed is None and set(parent.predicted) == set(BENCHMARK_KEYS)
     out = next(p for p in r.to_json()["parents"] if p["model"] == UNSCORED)
     assert out["observed"] is None and set(out["predicted"]["bbh"]) == {"mean", "low", "high"}
+
+
+def test_the_numpy_free_predictor_gives_the_same_preflight(fitted):
+    """`mergekit-preflight` asks hub_lineage.predict.light's predictor first: every recipe fixture
+    gets the same predictions, parents, gates and ranking from it as from the numpy Predictor."""
+    import math
+    import warnings
+
+    from hub_lineage.predict.light import HandBack, LightPredictor
+    from hub_lineage.predict.predictor import Predictor
+
+    _, directory, _ = fitted
+    full, light = Predictor.load(directory), LightPredictor(directory)
+    recipes = sorted(str(p) for p in RECIPES.glob("*.yml"))
+    gates = [parse_gate("bbh>=0.3", full.benchmarks), parse_gate("mean>=0.2", full.benchmarks)]
+    answered = 0
+    for recipe in recipes:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = preflight([recipe], full, gates=gates, rank_by="bbh")
+            try:
+                got = preflight([recipe], light, gates=gates, rank_by="bbh")
+            except HandBack:
+                continue
+        answered += 1
+        a, b = want[0].to_json(), got[0].to_json()
+        assert (b["passed"], b["gates"], b["parents"], b["unknown_parents"]) == \
+               (a["passed"], a["gates"], a["parents"], a["unknown_parents"]), recipe
+        for bench, iv in a["predicted"].items():
+            for end, value in iv.items():
+                assert math.isclose(b["predicted"][bench][end], value, abs_tol=1e-6), (recipe, bench, end)
+    assert answered == len(recipes)
