@@ -1,26 +1,25 @@
-"""``hub-lineage predict REPO_ID --offline`` without numpy: the prediction :class:`Predictor` makes, in
-pure Python, for a model of the predictor's own lineage graph.
+"""The saved predictor read and asked without numpy: :class:`LightPredictor` makes the predictions
+:class:`~hub_lineage.predict.predictor.Predictor` makes, in pure Python, or raises :class:`HandBack`.
 
 Why: importing numpy is 0.15-0.19 s of a 0.4 s ``predict`` process on the 2-core machine, while
 one prediction is a walk of a few hundred lineage nodes and a sparse solve of that size
-(docs/performance.md). What is shared with :class:`~hub_lineage.predict.predictor.Predictor`
-is the same code: the walk (:func:`~hub_lineage.predict.neighbourhood.local_system`), the local
-graph and its adjacency (:class:`~hub_lineage.lineage.graph.LineageGraph`), the drivers, the
-relatives rings (:func:`~hub_lineage.lineage.walk.nearest_rings`), lineage averaging's walk and the
-name and metadata features (:func:`~hub_lineage.model.features.feature_row`). What is written again
-here, for one model, is the arithmetic numpy does for many:
+(docs/performance.md). ``hub-lineage predict`` (offline, or a planned model) and
+``mergekit-preflight`` ask this path first (:func:`answer`) and :class:`Predictor` when it hands back.
+
+Shared with :class:`Predictor`, not rewritten: the walk (:func:`~hub_lineage.predict.neighbourhood.local_system`),
+the local graph and its adjacency (:class:`~hub_lineage.lineage.graph.LineageGraph`), the drivers,
+the edge lookups, the relatives rings (:func:`~hub_lineage.lineage.walk.nearest_rings`), lineage
+averaging's walk and the name and metadata features (:func:`~hub_lineage.model.features.feature_row`).
+Written again for one model, the arithmetic numpy does for many:
 
 - the fold-in's harmonic extension ``(L_NN + reg I) P_N = A_NB P_B`` (``foldin._solve_dense``),
   solved by symmetric elimination in minimum-degree order (lineage is nearly a forest: little fill);
 - item probabilities and benchmark scores (``FittedFactors.proba``, ``Predictor._benchmark_scores``);
-- the shipped correction (``conformal.RelativeIndex.features``, ``MLA``, ``stacking.design`` and
-  ``Stacker.correct``) and the conformal interval.
+- the shipped correction (:mod:`hub_lineage.predict.light_correction`) and the conformal interval.
 
 ``tests/hub_lineage/predict/test_light.py`` checks that both give the same numbers (within 1e-9)
-for every model of real predictors. Anything this path does not handle (another predictor format,
-an instance-level predictor, a model off the stored graph, the model's own item answers in the
-store, any error) gives None, and the caller predicts with :class:`Predictor`, which also says
-what is wrong.
+on tiny, planted and real predictors. Handed back: online lineage, a model off the stored graph, a
+format-1 or instance-level predictor, and every error (the numpy path words it).
 """
 
 from __future__ import annotations
