@@ -17,6 +17,7 @@ from hub_lineage.cli.options import (echo_json, json_option, offline_option, one
 from hub_lineage.errors import InvalidInputError
 
 if TYPE_CHECKING:
+    from hub_lineage.predict.light import LightPredictor
     from hub_lineage.predict.prediction import Prediction
     from hub_lineage.predict.predictor import Predictor
 
@@ -89,7 +90,7 @@ def predict(repo_id: str | None, card: Path | None, recipe: Path | None, parents
         from hub_lineage.predict.light import answer, has_own_answers
 
         if sources or lineage_only or not has_own_answers(store_path, repo_id):
-            light = answer(lambda p: (predict_any(p, repo_id, card=card, recipe=recipe, parents=parents,  # type: ignore[arg-type]
+            light = answer(lambda p: (predict_any(p, repo_id, card=card, recipe=recipe, parents=parents,
                                                   offline=offline), p.version), predictor_dir, store_path)
             if light is not None:
                 show(*light, {}, as_json)
@@ -122,9 +123,10 @@ def show(prediction: Prediction, version: str, estimates: dict[str, Any], as_jso
                 click.echo(f"  {b:<10} {e.estimate:.3f}   {e.low:.3f}-{e.high:.3f}   {e.evaluated}/{e.items} items  ({e.method})")
 
 
-def predict_any(predictor: Predictor, repo_id: str | None, *, card: Path | None = None, recipe: Path | None = None,
-                parents: tuple[str, ...] = (), offline: bool = False) -> Prediction:
-    """Dispatch one CLI request to :class:`Predictor` (repo id, card, recipe or parents)."""
+def predict_any(predictor: Predictor | LightPredictor, repo_id: str | None, *, card: Path | None = None,
+                recipe: Path | None = None, parents: tuple[str, ...] = (), offline: bool = False) -> Prediction:
+    """Dispatch one CLI request (repo id, card, recipe or parents) to a :class:`Predictor`, or to a
+    :class:`LightPredictor` (the same methods; it may raise ``HandBack``)."""
     from hub_lineage.lineage.edges import parse_parent
 
     if parents:
