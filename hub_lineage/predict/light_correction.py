@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ CORRECTION_FORMAT = 1
 _META_COLUMNS = [k for k, n in enumerate(FEATURE_NAMES) if not n.startswith("name_")]
 
 
-class _Scored(Mapping[str, list[float]]):
-    """Scored models' rows in the correction's benchmark order (``Correction._scored``), read on demand."""
+class _Scored:
+    """Scored models' rows in the correction's benchmark order (``Correction._scored``), looked up
+    on demand (``in`` and ``[model]``: all that the walks and features read)."""
 
     def __init__(self, observed: LightObserved, benchmarks: Sequence[str]) -> None:
         self.observed = observed
@@ -38,12 +39,6 @@ class _Scored(Mapping[str, list[float]]):
         if row is None:
             raise KeyError(model)
         return [row[k] for k in self.column]
-
-    def __iter__(self) -> Iterator[str]:  # never walked whole here
-        raise TypeError("the scored models are looked up, not listed")
-
-    def __len__(self) -> int:
-        raise TypeError("the scored models are looked up, not counted")
 
 
 class LightCorrection:
@@ -118,9 +113,9 @@ class LightCorrection:
         if not rows:
             return self._item_means()
         out = []
-        for col, fallback in zip(zip(*rows), range(len(self.benchmarks))):
+        for b, col in enumerate(zip(*rows)):
             seen = [v for v in col if not math.isnan(v)]
-            out.append(sum(seen) / len(seen) if seen else self._item_means()[fallback])
+            out.append(sum(seen) / len(seen) if seen else self._item_means()[b])
         return out
 
     def _item_means(self) -> list[float]:

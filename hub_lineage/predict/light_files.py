@@ -268,8 +268,9 @@ class LightFactors:
         u, b = row[:d], (row[d] if self.biases else 0.0)
         out = []
         for j, v in enumerate(self.item_factors):
-            x = math.fsum(a * float(c) for a, c in zip(u, v)) + b + float(self.item_bias[j]) if self.biases \
-                else math.fsum(a * float(c) for a, c in zip(u, v))
+            x = math.fsum(a * float(c) for a, c in zip(u, v))
+            if self.biases:
+                x = x + b + float(self.item_bias[j])
             s = 1.0 / (1.0 + (math.exp(-x) if x > -700.0 else math.inf))  # numpy's exp overflows to inf
             out.append(s if self.kappa is None else self.kappa[j] + (1 - self.kappa[j]) * s)
         return out
