@@ -38,12 +38,10 @@ from hub_lineage import paths
 from hub_lineage.errors import HubLineageError
 from hub_lineage.ids import check_repo_id
 from hub_lineage.lineage.edges import Edge
-from hub_lineage.lineage.graph import LineageGraph
-from hub_lineage.lineage.weights import normalise_weights
 from hub_lineage.lineage.walk import breadth_first
 from hub_lineage.predict.light_correction import LightCorrection, clip
 from hub_lineage.predict.light_files import LightFactors, LightGraph, LightObserved, Unreadable
-from hub_lineage.predict.neighbourhood import Lineage, LocalSystem, local_system
+from hub_lineage.predict.neighbourhood import Lineage, LocalSystem, local_system, planned_lineage
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
 
 T = TypeVar("T")
@@ -180,22 +178,11 @@ class LightPredictor:
 
     def predict_edges(self, model: str, edges: Sequence[Edge]) -> Prediction:
         """``Predictor.predict_edges``: a hypothetical ``model`` made from the given parents."""
-        if not edges:
-            raise HandBack("no parents")
         try:
-            weights = normalise_weights([e.weight for e in edges], f"the parents of {model!r}")
+            lineage, unknown, widen = planned_lineage(model, edges, self.graph, self.knows)
         except HubLineageError:
             raise HandBack("the numpy path words the error") from None
-        known, unknown = [], []
-        for e, w in zip(edges, weights):
-            edge = Edge(model, e.parent, e.relation, w, e.root)
-            (known if self.knows(e.parent) else unknown).append(edge)
-        if not known:
-            raise HandBack("no known parent")
-        lineage = Lineage(self.graph, LineageGraph(known, nodes=[model]), hide=model)  # type: ignore[arg-type]
-        total = sum(w if w is not None else 1.0 for w in weights)
-        share = sum(e.weight if e.weight is not None else 1.0 for e in unknown) / total if total else 0.0
-        return self._predict(model, lineage, [e.parent for e in unknown], 1.0 + share)
+        return self._predict(model, lineage, unknown, widen)
 
     def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
         """``Predictor._predict``."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +23,7 @@ from hub_lineage.files import write_atomic
 from hub_lineage.lineage.edges import Edge, Relation
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.lineage.walk import breadth_first
+from hub_lineage.lineage.weights import normalise_weights
 
 if TYPE_CHECKING:
     import numpy as np
@@ -223,6 +224,32 @@ class Links:
             out.update(e.parent for e in lineage.extra.parents(node) if bool(e.root) == self.root)
             out.update(e.child for e in lineage.extra.children(node) if bool(e.root) == self.root)
         return sorted(out) if out else list(default)
+
+
+def planned_lineage(model: str, edges: Sequence[Edge], stored: Any, knows: Callable[[str], bool]
+                    ) -> tuple[Lineage, list[str], float]:
+    """The lineage of a planned ``model`` made from ``edges`` (a card, recipe or ``--parent``) over the
+    ``stored`` graph: ``(lineage, unknown parents, widening)``.
+
+    Parents that ``knows`` rejects are dropped and listed; they widen the interval by their share of
+    the weight (``1 + share``). :class:`NoLineageError` when no parent is given or known;
+    :class:`~hub_lineage.errors.InvalidInputError` for bad weights.
+    """
+    if not edges:
+        raise NoLineageError(f"No parents were given for {model!r}: name at least one known model.")
+    known, unknown = [], []
+    weights = normalise_weights([e.weight for e in edges], f"the parents of {model!r}")
+    for e, w in zip(edges, weights):
+        edge = Edge(model, e.parent, e.relation, w, e.root)
+        (known if knows(e.parent) else unknown).append(edge)
+    if not known:
+        raise NoLineageError(
+            f"None of the parents of {model!r} is known to the predictor: "
+            f"{', '.join(e.parent for e in unknown)}. Ingest their scores or lineage, or name other parents.")
+    lineage = Lineage(stored, LineageGraph(known, nodes=[model]), hide=model)
+    total = sum(w if w is not None else 1.0 for w in weights)
+    share = sum(e.weight if e.weight is not None else 1.0 for e in unknown) / total if total else 0.0
+    return lineage, [e.parent for e in unknown], 1.0 + share
 
 
 # -- the local fold-in system -------------------------------------------------------------------

@@ -38,12 +38,11 @@ from hub_lineage.errors import (
 from hub_lineage.files import write_atomic
 from hub_lineage.ids import check_repo_id
 from hub_lineage.lineage.edges import Edge, parse_parent
-from hub_lineage.lineage.weights import normalise_weights
 from hub_lineage.lineage.graph import LineageGraph
 from hub_lineage.model.foldin import fold_in
 from hub_lineage.predict.correction import Correction, train
 from hub_lineage.predict.fit_params import default_params, fit_version, instance_params, jsonable
-from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system
+from hub_lineage.predict.neighbourhood import CompactGraph, Lineage, local_system, planned_lineage
 from hub_lineage.predict.prediction import Driver, Interval, Prediction
 from hub_lineage.predict.tables import ObservedScores
 
@@ -292,22 +291,8 @@ class Predictor:
         Parents the predictor does not know are dropped, listed in ``unknown_parents`` and widen the
         interval by their share of the weight; :class:`NoLineageError` when none is known.
         """
-        if not edges:
-            raise NoLineageError(f"No parents were given for {model!r}: name at least one known model.")
-        known, unknown = [], []
-        weights = normalise_weights([e.weight for e in edges], f"the parents of {model!r}")
-        for e, w in zip(edges, weights):
-            edge = Edge(model, e.parent, e.relation, w, e.root)
-            (known if self.knows(e.parent) else unknown).append(edge)
-        if not known:
-            raise NoLineageError(
-                f"None of the parents of {model!r} is known to the predictor: "
-                f"{', '.join(e.parent for e in unknown)}. Ingest their scores or lineage, or name other parents.")
-        extra = LineageGraph(known, nodes=[model])
-        lineage = Lineage(self.graph, extra, hide=model)
-        total = sum(w if w is not None else 1.0 for w in weights)
-        share = sum(e.weight if e.weight is not None else 1.0 for e in unknown) / total if total else 0.0
-        return self._predict(model, lineage, unknown=[e.parent for e in unknown], widen=1.0 + share)
+        lineage, unknown, widen = planned_lineage(model, edges, self.graph, self.knows)
+        return self._predict(model, lineage, unknown=unknown, widen=widen)
 
     def _predict(self, model: str, lineage: Lineage, unknown: list[str], widen: float = 1.0) -> Prediction:
         factors = self.lrmf.factors_
